@@ -1,0 +1,463 @@
+"""Build the committed ``data/`` snapshot from the cited reference files.
+
+Run by a maintainer, never at pipeline run time::
+
+    python scripts/build_snapshot.py ../shared/reference-data data
+
+Every output row keeps the provenance of the reference row it came from (``source``,
+``source_url``, ``source_date``, ``confidence``, ``notes``) plus ``ref_file`` and ``ref_row``
+(1-based data row in the reference file). Numbers are copied, never rounded, filled or
+invented; an empty cell stays empty (unknown). What this script adds is classification
+only: entity ids through the alias table, market ids, normalised periods, and the basis of
+a dollar figure (``ceiling`` for "up to"/letter-of-intent values, ``lower_bound`` for
+"more than" values), each traceable to the words of the reference row.
+"""
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from pathlib import Path
+
+# --------------------------------------------------------------------------- entities
+# entity_id, name, kind, layers, parent_id, country, notes
+ENTITIES = [
+    ("amazon", "Amazon.com Inc.", "firm", "investor", "", "US", "Group parent of AWS; investor in Anthropic and OpenAI"),
+    ("aws", "Amazon Web Services", "firm", "cloud;accelerator", "amazon", "US", "Cloud provider; designs Trainium and Inferentia accelerators"),
+    ("microsoft", "Microsoft Corp.", "firm", "investor", "", "US", "Group parent of Azure; investor in OpenAI, Anthropic, Mistral AI, G42"),
+    ("microsoft-azure", "Microsoft Azure", "firm", "cloud", "microsoft", "US", "Analysts report the Microsoft cloud as one provider"),
+    ("alphabet", "Alphabet Inc.", "firm", "investor", "", "US", "Group parent of Google Cloud and Google DeepMind; investor in Anthropic"),
+    ("google-cloud", "Google Cloud", "firm", "cloud;accelerator", "alphabet", "US", "Cloud provider; TPUs are Alphabet's in-house accelerators sold through Google Cloud"),
+    ("google-deepmind", "Google DeepMind", "firm", "model", "alphabet", "US", "Gemini models"),
+    ("meta", "Meta Platforms Inc.", "firm", "model;investor", "", "US", "Llama models; compute buyer; investor in Scale AI"),
+    ("oracle", "Oracle Corp.", "firm", "cloud;investor", "", "US", "OCI; equity funder of Stargate LLC"),
+    ("alibaba", "Alibaba Cloud", "firm", "cloud", "", "CN", ""),
+    ("huawei", "Huawei Cloud", "firm", "cloud", "", "CN", ""),
+    ("tencent", "Tencent Cloud", "firm", "cloud", "", "CN", ""),
+    ("ibm", "IBM", "firm", "cloud", "", "US", ""),
+    ("salesforce", "Salesforce", "firm", "cloud", "", "US", ""),
+    ("coreweave", "CoreWeave Inc.", "firm", "cloud", "", "US", "GPU cloud (neocloud)"),
+    ("nebius", "Nebius Group", "firm", "cloud", "", "NL", "GPU cloud (neocloud)"),
+    ("iren", "IREN Ltd.", "firm", "cloud", "", "AU", "GPU cloud (neocloud)"),
+    ("lambda", "Lambda Inc.", "firm", "cloud", "", "US", "GPU cloud (neocloud)"),
+    ("fluidstack", "Fluidstack", "firm", "cloud", "", "GB", "GPU cloud (neocloud)"),
+    ("stargate", "Stargate LLC", "joint venture", "cloud", "", "US", "Data-centre joint venture of SoftBank, OpenAI, Oracle and MGX"),
+    ("g42", "G42", "firm", "model;cloud", "", "AE", ""),
+    ("nvidia", "Nvidia Corp.", "firm", "accelerator;investor", "", "US", ""),
+    ("amd", "Advanced Micro Devices Inc.", "firm", "accelerator", "", "US", ""),
+    ("intel", "Intel Corp.", "firm", "accelerator", "", "US", ""),
+    ("broadcom", "Broadcom Inc.", "firm", "accelerator", "", "US", "Custom accelerators (XPUs)"),
+    ("cerebras", "Cerebras Systems", "firm", "accelerator;cloud", "", "US", ""),
+    ("groq", "Groq Inc.", "firm", "accelerator", "", "US", ""),
+    ("asml", "ASML Holding", "firm", "investor", "", "NL", "Chip-equipment maker; largest Mistral AI shareholder"),
+    ("openai", "OpenAI", "firm", "model;investor", "", "US", "OpenAI Group PBC (earlier OpenAI LP); investor in CoreWeave; AMD warrant holder"),
+    ("openai-foundation", "OpenAI Foundation", "foundation", "investor", "", "US", "Non-profit that appoints the board of OpenAI Group PBC"),
+    ("anthropic", "Anthropic PBC", "firm", "model", "", "US", ""),
+    ("anthropic-ltbt", "Anthropic Long-Term Benefit Trust", "foundation", "investor", "", "US", "Holds Class T stock electing Anthropic directors"),
+    ("xai", "xAI", "firm", "model", "", "US", ""),
+    ("mistral", "Mistral AI", "firm", "model", "", "FR", ""),
+    ("inflection", "Inflection AI", "firm", "model", "", "US", ""),
+    ("adept", "Adept AI", "firm", "model", "", "US", ""),
+    ("character-ai", "Character.AI", "firm", "model", "", "US", ""),
+    ("scale-ai", "Scale AI", "firm", "model", "", "US", "Data-labelling supplier to model builders"),
+    ("softbank", "SoftBank Group", "firm", "investor", "", "JP", ""),
+    ("us-government", "US government", "government", "investor", "", "US", ""),
+    ("vanguard", "Vanguard Group", "fund manager", "investor", "", "US", ""),
+    ("blackrock", "BlackRock", "fund manager", "investor", "", "US", ""),
+    ("state-street", "State Street", "fund manager", "investor", "", "US", ""),
+    ("fidelity", "FMR LLC (Fidelity)", "fund manager", "investor", "", "US", ""),
+    ("geode", "Geode Capital Management", "fund manager", "investor", "", "US", ""),
+    ("capital-group", "Capital Group", "fund manager", "investor", "", "US", "Capital Research & Management and Capital World Investors"),
+    ("magnetar", "Magnetar Capital", "fund manager", "investor", "", "US", ""),
+    ("institutions-aggregate", "Institutions (aggregate)", "aggregate", "investor", "", "", "Sum of institutional holders as reported; not one owner"),
+    ("insiders-aggregate", "Insiders (aggregate)", "aggregate", "investor", "", "", "Officers and directors combined as reported; not one owner"),
+    ("steve-ballmer", "Steve Ballmer", "person", "investor", "", "US", ""),
+    ("bill-gates", "Bill Gates", "person", "investor", "", "US", ""),
+    ("jensen-huang", "Jensen Huang", "person", "investor", "", "US", ""),
+    ("larry-page", "Larry Page", "person", "investor", "", "US", ""),
+    ("sergey-brin", "Sergey Brin", "person", "investor", "", "US", ""),
+    ("page-brin", "Larry Page and Sergey Brin (combined)", "aggregate", "investor", "", "US", "Combined holding as reported"),
+    ("eric-schmidt", "Eric Schmidt", "person", "investor", "", "US", ""),
+    ("jeff-bezos", "Jeff Bezos", "person", "investor", "", "US", ""),
+    ("mark-zuckerberg", "Mark Zuckerberg", "person", "investor", "", "US", ""),
+    ("larry-ellison", "Larry Ellison", "person", "investor", "", "US", ""),
+    ("lisa-su", "Lisa Su", "person", "investor", "", "US", ""),
+    ("michael-intrator", "Michael Intrator", "person", "investor", "", "US", ""),
+    ("coreweave-founders", "CoreWeave co-founders (combined)", "aggregate", "investor", "", "US", "Intrator, Venturo and McBee combined as reported"),
+]
+
+# alias -> entity, by context. Context "*" applies everywhere; a context-specific alias wins.
+# Contexts: cloud, accelerator, model (market-share rows), investor, investee, buyer, supplier,
+# company, holder (stake and holder files).
+ALIASES = [
+    ("Amazon", "cloud", "aws"), ("AWS", "*", "aws"), ("Amazon Web Services", "*", "aws"),
+    ("Amazon Web Services (Trainium)", "*", "aws"), ("Amazon", "*", "amazon"),
+    ("Microsoft", "cloud", "microsoft-azure"), ("Microsoft Azure", "*", "microsoft-azure"),
+    ("Azure", "*", "microsoft-azure"), ("Microsoft", "*", "microsoft"),
+    ("Google", "cloud", "google-cloud"), ("Google Cloud", "*", "google-cloud"),
+    ("Google Cloud (TPUs)", "*", "google-cloud"), ("Google + Broadcom (next-gen TPUs)", "*", "google-cloud"),
+    ("Google (TPU, in-house)", "*", "google-cloud"), ("Google", "model", "google-deepmind"),
+    ("Google DeepMind", "*", "google-deepmind"), ("Gemini", "*", "google-deepmind"),
+    ("Google", "*", "alphabet"), ("Alphabet", "*", "alphabet"), ("Alphabet (Google)", "*", "alphabet"),
+    ("Meta", "*", "meta"), ("Oracle", "*", "oracle"),
+    ("Oracle (OCI, extending Azure AI platform)", "*", "oracle"), ("OCI", "*", "oracle"),
+    ("Alibaba", "*", "alibaba"), ("Huawei", "*", "huawei"), ("Tencent", "*", "tencent"),
+    ("IBM", "*", "ibm"), ("Salesforce", "*", "salesforce"), ("CoreWeave", "*", "coreweave"),
+    ("Nebius", "*", "nebius"), ("IREN", "*", "iren"), ("Lambda", "*", "lambda"),
+    ("Fluidstack (custom data centers, TX and NY)", "*", "fluidstack"), ("Fluidstack", "*", "fluidstack"),
+    ("Stargate LLC", "*", "stargate"),
+    ("Stargate JV build-out (tech partners Arm, Microsoft, Nvidia, Oracle, OpenAI)", "*", "stargate"),
+    ("G42", "*", "g42"), ("Nvidia", "*", "nvidia"), ("AMD", "*", "amd"), ("Intel", "*", "intel"),
+    ("Broadcom", "*", "broadcom"), ("Cerebras", "*", "cerebras"), ("Groq", "*", "groq"), ("ASML", "*", "asml"),
+    ("OpenAI", "*", "openai"), ("OpenAI Group PBC", "*", "openai"),
+    ("OpenAI (OpenAI LP, capped-profit)", "*", "openai"),
+    ("OpenAI (for-profit, pre-recapitalization)", "*", "openai"), ("OpenAI (warrant holder)", "*", "openai"),
+    ("OpenAI (Stargate LLC; equity funders SoftBank, OpenAI, Oracle, MGX)", "*", "openai"),
+    ("OpenAI Foundation", "*", "openai-foundation"),
+    ("Anthropic", "*", "anthropic"), ("Anthropic Long-Term Benefit Trust", "*", "anthropic-ltbt"),
+    ("xAI", "*", "xai"), ("Mistral AI", "*", "mistral"), ("Mistral", "*", "mistral"),
+    ("Inflection AI", "*", "inflection"), ("Adept AI", "*", "adept"), ("Character.AI", "*", "character-ai"),
+    ("Scale AI", "*", "scale-ai"), ("SoftBank", "*", "softbank"), ("US government", "*", "us-government"),
+    ("Vanguard Group", "*", "vanguard"), ("BlackRock", "*", "blackrock"), ("State Street", "*", "state-street"),
+    ("FMR LLC (Fidelity)", "*", "fidelity"), ("Geode Capital Management", "*", "geode"),
+    ("Capital Research & Management (Capital Group)", "*", "capital-group"),
+    ("Capital World Investors (Capital Group)", "*", "capital-group"),
+    ("Magnetar Capital", "*", "magnetar"), ("Institutions (aggregate)", "*", "institutions-aggregate"),
+    ("All insiders (officers and directors)", "*", "insiders-aggregate"),
+    ("Steve Ballmer", "*", "steve-ballmer"), ("Bill Gates", "*", "bill-gates"), ("Jensen Huang", "*", "jensen-huang"),
+    ("Larry Page", "*", "larry-page"), ("Sergey Brin", "*", "sergey-brin"),
+    ("Larry Page + Sergey Brin (combined)", "*", "page-brin"), ("Eric Schmidt", "*", "eric-schmidt"),
+    ("Jeff Bezos", "*", "jeff-bezos"), ("Mark Zuckerberg", "*", "mark-zuckerberg"),
+    ("Larry Ellison", "*", "larry-ellison"), ("Lisa Su", "*", "lisa-su"),
+    ("Michael Intrator (co-founder, CEO)", "*", "michael-intrator"),
+    ("Co-founders Intrator, Venturo, McBee (combined)", "*", "coreweave-founders"),
+]
+
+# Rows that name a group of firms rather than one firm: kept, with provenance, in
+# market_aggregates.csv, never treated as one firm in HHI.
+AGGREGATE_NAMES = {
+    "Top3 (Amazon+Microsoft+Google)": "top3", "TOTAL": "total", "Others": "others",
+    "ASIC-based AI servers (all custom silicon)": "group", "Custom ASICs (all vendors)": "group",
+    "Foreign vendors (Nvidia, AMD, etc.)": "group",
+}
+
+# --------------------------------------------------------------------------- markets
+# market_id, layer, definition, geography, analyst, metric
+MARKETS = {
+    "cloud.synergy.ww": ("cloud", "Cloud infrastructure services (IaaS + PaaS + hosted private cloud), revenue", "worldwide", "Synergy Research Group", "revenue share"),
+    "cloud.canalys.ww": ("cloud", "Cloud infrastructure services spending", "worldwide", "Canalys/Omdia", "spending share"),
+    "cloud.gartner-iaas.ww": ("cloud", "Public cloud IaaS revenue", "worldwide", "Gartner", "revenue share"),
+    "accel.techinsights.dc-gpu.units": ("accelerator", "Data-centre GPUs", "worldwide", "TechInsights", "unit share"),
+    "accel.techinsights.dc-gpu.revenue": ("accelerator", "Data-centre GPUs", "worldwide", "TechInsights", "revenue share"),
+    "accel.wellsfargo.dc-gpu.revenue": ("accelerator", "Data-centre GPUs", "worldwide", "Wells Fargo Equity Research", "revenue share"),
+    "accel.digitimes.highend-server-gpu.shipments-fcst": ("accelerator", "High-end server GPUs", "worldwide", "DIGITIMES Research", "shipment share (forecast)"),
+    "accel.trendforce.gpu-ai-servers.fcst": ("accelerator", "GPU-equipped AI servers", "worldwide", "TrendForce", "chip supplier share (forecast)"),
+    "accel.trendforce.all-ai-server-chips.fcst": ("accelerator", "All AI-server chips (GPU + ASIC + FPGA)", "worldwide", "TrendForce", "chip supplier share (forecast)"),
+    "accel.mizuho.ai-chips": ("accelerator", "AI chips", "worldwide", "Mizuho", "market share"),
+    "accel.reuters.ai-chips-incl-custom": ("accelerator", "AI chips incl. custom cloud chips", "worldwide", "Reuters (press estimate)", "market share"),
+    "accel.morganstanley.ai-accelerators": ("accelerator", "AI accelerators", "worldwide", "Morgan Stanley", "share of AI accelerator sales"),
+    "accel.susquehanna.ai-accelerators": ("accelerator", "AI accelerators", "worldwide", "Susquehanna", "market share"),
+    "accel.susquehanna.ai-accelerators.fcst": ("accelerator", "AI accelerators", "worldwide", "Susquehanna", "market share (forecast)"),
+    "accel.indxx.ai-gpus": ("accelerator", "AI / discrete GPUs", "worldwide", "Indxx", "market share"),
+    "accel.trendforce.china-ai-server-chips.fcst": ("accelerator", "China AI server chip procurement", "China", "TrendForce", "share of procurement (forecast)"),
+    "model.menlo.us-ent-api.usage-spend": ("model", "Enterprise LLM API usage/spend (metric not separated)", "US", "Menlo Ventures", "share of usage/spend"),
+    "model.menlo.us-ent-api.spend": ("model", "Enterprise LLM API spend", "US", "Menlo Ventures", "share of spend"),
+    "model.menlo.us-ent-api.usage": ("model", "Enterprise LLM API usage", "US", "Menlo Ventures", "share of usage"),
+    "model.menlo.us-ent-coding.usage": ("model", "Enterprise LLM usage for code generation", "US", "Menlo Ventures", "share of usage"),
+    "model.a16z.g2000-llm-spend": ("model", "Total LLM spend of Global 2000 firms (CIO survey)", "worldwide", "a16z", "share of spend"),
+    "model.a16z.g2000-llm-spend.fcst": ("model", "Total LLM spend of Global 2000 firms (CIO survey)", "worldwide", "a16z", "share of spend (projected)"),
+}
+
+
+def _cloud_market(row):
+    a = row["analyst"]
+    if a.startswith("Synergy"):
+        return "cloud.synergy.ww"
+    if a.startswith("Canalys") or a.startswith("Omdia"):
+        return "cloud.canalys.ww"
+    if a.startswith("Gartner"):
+        return "cloud.gartner-iaas.ww"
+    raise ValueError(f"unknown cloud analyst {a!r}")
+
+
+def _accel_market(row):
+    src, seg, met = row["source"], row["segment"], row["metric"]
+    if src.startswith("TechInsights") and seg == "data-center GPUs":
+        return "accel.techinsights.dc-gpu.units" if met.startswith("unit") else "accel.techinsights.dc-gpu.revenue"
+    if src.startswith("TechInsights"):
+        return None  # captive TPU unit counts: no share, kept in other_metrics
+    if src.startswith("Wells Fargo"):
+        return "accel.wellsfargo.dc-gpu.revenue"
+    if src.startswith("DIGITIMES"):
+        return "accel.digitimes.highend-server-gpu.shipments-fcst"
+    if src.startswith("TrendForce") and seg == "GPU-equipped AI servers":
+        return "accel.trendforce.gpu-ai-servers.fcst"
+    if src.startswith("TrendForce") and seg.startswith("all AI-server chips"):
+        return "accel.trendforce.all-ai-server-chips.fcst"
+    if src.startswith("TrendForce") and seg.startswith("China"):
+        return "accel.trendforce.china-ai-server-chips.fcst"
+    if src.startswith("TrendForce"):
+        return None  # ASIC share of AI servers: a group, kept as aggregate
+    if src.startswith("Mizuho"):
+        return "accel.mizuho.ai-chips"
+    if src.startswith("Reuters"):
+        return "accel.reuters.ai-chips-incl-custom"
+    if src.startswith("Morgan Stanley"):
+        return "accel.morganstanley.ai-accelerators"
+    if src.startswith("Susquehanna"):
+        return "accel.susquehanna.ai-accelerators.fcst" if "forecast" in met else "accel.susquehanna.ai-accelerators"
+    if src.startswith("Indxx"):
+        return "accel.indxx.ai-gpus"
+    if src.startswith("AMD"):
+        return None  # company-reported revenue, no share
+    raise ValueError(f"unmapped accelerator row {src!r} {seg!r} {met!r}")
+
+
+def _model_market(row):
+    met, src = row["metric"], row["source"]
+    if "penetration" in met or "businesses paying" in met:
+        return None  # adoption, not a market share: kept in other_metrics
+    if src.startswith("a16z"):
+        return "model.a16z.g2000-llm-spend.fcst" if "projected" in met else "model.a16z.g2000-llm-spend"
+    if "coding" in met:
+        return "model.menlo.us-ent-coding.usage"
+    if met.endswith("usage/spend"):
+        return "model.menlo.us-ent-api.usage-spend"
+    if met.endswith("spend"):
+        return "model.menlo.us-ent-api.spend"
+    if met.endswith("usage"):
+        return "model.menlo.us-ent-api.usage"
+    raise ValueError(f"unmapped model row {met!r}")
+
+
+def norm_period(p: str) -> tuple[str, str, bool]:
+    """Reference period text -> (period, period_type, projected)."""
+    p = p.strip()
+    projected = "projected" in p
+    p = p.replace("(projected)", "").strip()
+    if re.fullmatch(r"\d{4}Q[1-4]", p):
+        return p, "quarter", projected
+    if re.fullmatch(r"\d{4}H[12]", p):
+        return p, "half", projected
+    if re.fullmatch(r"\d{4}FY", p):
+        return p, "year", projected
+    if re.fullmatch(r"\d{4}", p):
+        return p + "FY", "year", projected
+    if re.fullmatch(r"\d{4}-\d{2}", p):
+        return p, "month", projected
+    raise ValueError(f"unparseable period {p!r}")
+
+
+CEILING = re.compile(r"\bup to\b|letter of intent|non-binding|\btarget\b|on conditions|conditional|milestone", re.I)
+LOWER = re.compile(r"more than|\bover \$|'over|>\s*\$|lower bound|at least", re.I)
+
+# Overrides where the note's wording applies to another figure of the row (cited words).
+COMMITMENT_BASIS = {
+    # "Plus 'additional compute capacity up to one gigawatt'": the $30B is firm, the GW a ceiling.
+    ("2025-11-18", "Anthropic", "Microsoft Azure"): ("reported", "ceiling"),
+    # "'more than $100 billion over the next ten years'; up to 5 GW"
+    ("2026-04-20", "Anthropic", "Amazon Web Services"): ("lower_bound", "ceiling"),
+    # "'well over a gigawatt' in 2026 (power value is a lower bound)"
+    ("2025-10-23", "Anthropic", "Google Cloud (TPUs)"): ("", "lower_bound"),
+    # "At least 10 GW of Nvidia systems; purchase value undisclosed"
+    ("2025-09-22", "OpenAI", "Nvidia"): ("", "lower_bound"),
+    # "'more than $10B'; up to 750 MW through 2028"
+    ("2026-01-14", "OpenAI", "Cerebras"): ("lower_bound", "ceiling"),
+    # "Reported up to $19.4B with options": the $17.4B is the firm figure
+    ("2025-09", "Microsoft", "Nebius"): ("reported", ""),
+    # "Nvidia GB300 at IREN's 750 MW ... campus (campus size, not contracted power)"
+    ("2025-11-03", "Microsoft", "IREN"): ("reported", ""),
+    # 10 GW target; $500B planned over four years
+    ("2025-01-21", "OpenAI (Stargate LLC; equity funders SoftBank, OpenAI, Oracle, MGX)",
+     "Stargate JV build-out (tech partners Arm, Microsoft, Nvidia, Oracle, OpenAI)"): ("ceiling", "ceiling"),
+}
+
+INVESTMENT_BASIS = {
+    # "convertible debt (planned Sept 2025)"; the note's ">$3B invested" is a cumulative total.
+    ("2025-03-11", "Google", "Anthropic"): "reported",
+}
+
+# Accelerator family of a commitment, from the reference row's own words (quoted).
+ACCEL_FAMILY = {
+    ("2025-11-03", "OpenAI", "Amazon Web Services"): "Nvidia",        # "Nvidia GB200/GB300"
+    ("2026-02-27", "OpenAI", "Amazon Web Services (Trainium)"): "Trainium",
+    ("2025-09-22", "OpenAI", "Nvidia"): "Nvidia",                     # "Nvidia systems"
+    ("2025-10-06", "OpenAI", "AMD"): "AMD Instinct",                  # "MI450"
+    ("2025-10-13", "OpenAI", "Broadcom"): "OpenAI custom (Broadcom)",  # "OpenAI-designed accelerators"
+    ("2026-01-14", "OpenAI", "Cerebras"): "Cerebras",
+    ("2025-10-23", "Anthropic", "Google Cloud (TPUs)"): "TPU",        # "Up to 1M TPUs"
+    ("2026-04-06", "Anthropic", "Google + Broadcom (next-gen TPUs)"): "TPU",
+    ("2026-04-20", "Anthropic", "Amazon Web Services"): "Trainium",
+    ("2025-11-18", "Anthropic", "Microsoft Azure"): "Nvidia",         # "Nvidia Grace Blackwell"
+    ("2025-09-30", "Meta", "CoreWeave"): "Nvidia",                    # "Nvidia GB300 racks"
+    ("2026-04-09", "Meta", "CoreWeave"): "Nvidia",                    # "includes Vera Rubin"
+    ("2025-11-03", "Microsoft", "IREN"): "Nvidia",                    # "Nvidia GB300"
+}
+
+PROV = ["source", "source_url", "source_date", "confidence", "notes", "ref_file", "ref_row"]
+
+
+def read(path: Path):
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write(path: Path, cols, rows):
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in cols})
+    print(f"{path}: {len(rows)} rows")
+
+
+class Resolver:
+    def __init__(self):
+        self.map = {}
+        for alias, ctx, eid in ALIASES:
+            self.map.setdefault((alias, ctx), eid)
+        ids = {e[0] for e in ENTITIES}
+        bad = {e for _, _, e in ALIASES} - ids
+        assert not bad, bad
+
+    def __call__(self, name: str, ctx: str) -> str:
+        name = name.strip()
+        for key in ((name, ctx), (name, "*")):
+            if key in self.map:
+                return self.map[key]
+        raise KeyError(f"no entity for {name!r} in context {ctx!r}")
+
+
+def prov(row, ref_file, i, source_date=None):
+    return {
+        "source": row.get("source", ""), "source_url": row.get("source_url", ""),
+        "source_date": row.get("source_date", "") if source_date is None else source_date,
+        "confidence": row.get("confidence", ""), "notes": row.get("notes", ""),
+        "ref_file": ref_file, "ref_row": i,
+    }
+
+
+def main(ref: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    res = Resolver()
+
+    write(out / "entities.csv", ["entity_id", "name", "kind", "layers", "parent_id", "country", "notes"],
+          [dict(zip(["entity_id", "name", "kind", "layers", "parent_id", "country", "notes"], e)) for e in ENTITIES])
+    write(out / "entity_aliases.csv", ["alias", "context", "entity_id"],
+          [{"alias": a, "context": c, "entity_id": e} for a, c, e in ALIASES])
+    write(out / "markets.csv", ["market_id", "layer", "definition", "geography", "analyst", "metric"],
+          [dict(zip(["market_id", "layer", "definition", "geography", "analyst", "metric"], (k,) + v))
+           for k, v in MARKETS.items()])
+
+    shares, aggregates, other = [], [], []
+    # cloud
+    for i, r in enumerate(read(ref / "cloud_market_share.csv"), 1):
+        period, ptype, proj = norm_period(r["quarter"])
+        base = {"market_id": _cloud_market(r), "period": period, "period_type": ptype,
+                "raw_name": r["provider"], "share_pct": r["share_pct"],
+                "market_size_usd_bn": r["market_size_usd_bn"], "estimate_type": "analyst estimate",
+                **prov(r, "cloud_market_share.csv", i)}
+        if r["provider"] in AGGREGATE_NAMES:
+            aggregates.append({**base, "aggregate_kind": AGGREGATE_NAMES[r["provider"]]})
+        else:
+            shares.append({**base, "entity_id": res(r["provider"], "cloud")})
+    # accelerators
+    for i, r in enumerate(read(ref / "accelerator_share.csv"), 1):
+        period, ptype, proj = norm_period(r["period"])
+        m = _accel_market(r)
+        base = {"market_id": m or "", "period": period, "period_type": ptype, "raw_name": r["vendor"],
+                "share_pct": r["share_pct"], "units_m": r["units_m"], "revenue_usd_bn": r["revenue_usd_bn"],
+                "metric": r["metric"], "segment": r["segment"], "estimate_type": r["estimate_type"],
+                **prov(r, "accelerator_share.csv", i)}
+        if r["vendor"] in AGGREGATE_NAMES:
+            aggregates.append({**base, "aggregate_kind": AGGREGATE_NAMES[r["vendor"]]})
+        elif m is None or r["share_pct"] == "":
+            other.append({**base, "entity_id": res(r["vendor"], "accelerator")})
+        else:
+            shares.append({**base, "entity_id": res(r["vendor"], "accelerator")})
+    # models
+    for i, r in enumerate(read(ref / "model_api_share.csv"), 1):
+        period, ptype, proj = norm_period(r["period"])
+        m = _model_market(r)
+        base = {"market_id": m or "", "period": period, "period_type": ptype, "raw_name": r["provider"],
+                "share_pct": r["share_pct"], "metric": r["metric"], "segment": r["segment"],
+                "estimate_type": "projection" if proj else "survey estimate",
+                "entity_id": res(r["provider"], "model"), **prov(r, "model_api_share.csv", i)}
+        (other if m is None else shares).append(base)
+
+    share_cols = ["market_id", "period", "period_type", "entity_id", "raw_name", "share_pct",
+                  "market_size_usd_bn", "units_m", "revenue_usd_bn", "segment", "metric", "estimate_type"] + PROV
+    write(out / "market_shares.csv", share_cols, shares)
+    write(out / "market_aggregates.csv", ["aggregate_kind"] + [c for c in share_cols if c != "entity_id"], aggregates)
+    write(out / "market_other_metrics.csv", share_cols, other)
+
+    # investments
+    stakes = read(ref / "stake_rights.csv")
+    inv = []
+    for i, r in enumerate(read(ref / "investments.csv"), 1):
+        text = f"{r['instrument']} {r['notes']}"
+        if r["amount_usd_bn"] == "":
+            basis = ""
+        elif (r["date"], r["investor"], r["investee"]) in INVESTMENT_BASIS:
+            basis = INVESTMENT_BASIS[(r["date"], r["investor"], r["investee"])]
+        else:
+            basis = "ceiling" if CEILING.search(text) else "lower_bound" if LOWER.search(text) else "reported"
+        investor, investee = res(r["investor"], "investor"), res(r["investee"], "investee")
+        rights = []
+        for s in stakes:
+            if (s["as_of"] == r["date"] and res(s["investor"], "investor") == investor
+                    and res(s["investee"], "investee") == investee):
+                for col in ("voting", "board_seat", "board_observer"):
+                    if s[col]:
+                        rights.append(f"{col}={s[col]}")
+                for col in ("consultation_or_info_rights", "exclusivity_or_rofr"):
+                    if s[col]:
+                        rights.append(s[col])
+        inv.append({"date": r["date"], "investor_id": investor, "investee_id": investee,
+                    "investor_raw": r["investor"], "investee_raw": r["investee"],
+                    "amount_usd_bn": r["amount_usd_bn"], "amount_basis": basis, "stake_pct": r["stake_pct"],
+                    "instrument": r["instrument"], "rights": "; ".join(rights),
+                    **prov(r, "investments.csv", i, source_date="")})
+    write(out / "investments.csv", ["date", "investor_id", "investee_id", "investor_raw", "investee_raw",
+                                    "amount_usd_bn", "amount_basis", "stake_pct", "instrument", "rights"] + PROV, inv)
+
+    com = []
+    for i, r in enumerate(read(ref / "compute_commitments.csv"), 1):
+        key = (r["date"], r["buyer"], r["supplier"])
+        text = r["notes"]
+        if key in COMMITMENT_BASIS:
+            ab, pb = COMMITMENT_BASIS[key]
+        else:
+            ab = "ceiling" if CEILING.search(text) else "lower_bound" if LOWER.search(text) else "reported"
+            pb = ab
+        com.append({"date": r["date"], "buyer_id": res(r["buyer"], "buyer"),
+                    "supplier_id": res(r["supplier"], "supplier"), "buyer_raw": r["buyer"],
+                    "supplier_raw": r["supplier"], "amount_usd_bn": r["amount_usd_bn"],
+                    "amount_basis": ab if r["amount_usd_bn"] else "",
+                    "power_gw": r["power_gw"], "power_basis": pb if r["power_gw"] else "",
+                    "term_years": r["duration_years"], "accelerator_family": ACCEL_FAMILY.get(key, ""),
+                    **prov(r, "compute_commitments.csv", i, source_date="")})
+    write(out / "compute_commitments.csv", ["date", "buyer_id", "supplier_id", "buyer_raw", "supplier_raw",
+                                            "amount_usd_bn", "amount_basis", "power_gw", "power_basis",
+                                            "term_years", "accelerator_family"] + PROV, com)
+
+    # stake rights and holders: kept whole for the ownership issue, with entity ids added.
+    sr = []
+    for i, s in enumerate(stakes, 1):
+        sr.append({**{k: v for k, v in s.items()}, "investor_id": res(s["investor"], "investor"),
+                   "investee_id": res(s["investee"], "investee"), "ref_file": "stake_rights.csv", "ref_row": i})
+    write(out / "stake_rights.csv", ["as_of", "investor_id", "investee_id"] + list(stakes[0].keys())[1:]
+          + ["ref_file", "ref_row"], sr)
+    hold = read(ref / "institutional_holders.csv")
+    write(out / "institutional_holders.csv",
+          ["as_of", "company_id", "holder_id"] + list(hold[0].keys())[1:] + ["ref_file", "ref_row"],
+          [{**h, "company_id": res(h["company"], "company"), "holder_id": res(h["holder"], "holder"),
+            "ref_file": "institutional_holders.csv", "ref_row": i} for i, h in enumerate(hold, 1)])
+    # copied verbatim (used by later issues); provenance columns are already in them.
+    for name in ("regulatory_events.csv", "compute_ownership.csv", "hhi_reference.csv"):
+        rows = read(ref / name)
+        write(out / name, list(rows[0].keys()), rows)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
