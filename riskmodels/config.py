@@ -1,0 +1,72 @@
+"""Paths and settings. Everything configurable comes from versioned files or the environment.
+
+Environment variables:
+    RISKMODELS_HOME     project root (default: the checkout this package lives in)
+    RISKMODELS_VAR      working directory for landing, GX, reports (default: <home>/var)
+    RISKMODELS_DB_URL   SQLAlchemy URL of the risk store (default: sqlite:///<var>/riskmodels.db)
+    RISKMODELS_SOURCES  sources file (default: <home>/config/sources.yaml)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    var: Path
+    db_url: str
+    sources_file: Path
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.home / "expectations"
+
+    @property
+    def sql_dir(self) -> Path:
+        return self.home / "sql"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.var / "landing"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.var / "gx"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.var / "staging"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (not cached: tests change the environment)."""
+    home = Path(os.environ.get("RISKMODELS_HOME", PACKAGE_ROOT)).resolve()
+    var = Path(os.environ.get("RISKMODELS_VAR", home / "var")).resolve()
+    db_url = os.environ.get("RISKMODELS_DB_URL") or f"sqlite:///{var / 'riskmodels.db'}"
+    sources = Path(os.environ.get("RISKMODELS_SOURCES", home / "config" / "sources.yaml")).resolve()
+    return Settings(home=home, var=var, db_url=db_url, sources_file=sources)
+
+
+@lru_cache(maxsize=16)
+def _load_yaml(path: str, mtime: float) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def load_yaml(path: Path) -> dict:
+    """Load a YAML config file (cached per path and modification time)."""
+    path = Path(path)
+    return _load_yaml(str(path), path.stat().st_mtime)
+
+
+def thresholds(settings: Settings | None = None) -> dict:
+    settings = settings or get_settings()
+    return load_yaml(settings.home / "config" / "thresholds.yaml")

@@ -1,0 +1,73 @@
+"""Dates and periods as the reference data writes them.
+
+Dates come as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; periods as ``2024Q3`` (quarter),
+``2025H1`` (half), ``2023FY`` (year) or ``2026-04`` (month). Point-in-time logic needs the
+*last* day a value could refer to, so every parser here returns the end of the stated
+precision (``2024-08`` -> 2024-08-31, ``2024`` -> 2024-12-31, ``2024Q3`` -> 2024-09-30).
+All functions are vectorised over pandas Series; unparseable values become NaT.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+
+DATE_RE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
+PERIOD_RE = r"^\d{4}(Q[1-4]|H[12]|FY|-(0[1-9]|1[0-2]))$"
+
+
+def parse_date(value: str) -> dt.date:
+    """Parse one run date given as YYYY, YYYY-MM or YYYY-MM-DD (end of precision for the
+    shorter forms). Raises ValueError with the offending text."""
+    s = pd.Series([value], dtype="object")
+    out = date_end(s).iloc[0]
+    if pd.isna(out):
+        raise ValueError(f"not a date: {value!r} (expected YYYY, YYYY-MM or YYYY-MM-DD)")
+    return out.date()
+
+
+def date_end(values: pd.Series) -> pd.Series:
+    """Series of date strings (any of the three precisions) -> datetime64 at the end of the
+    stated precision. Empty, null or invalid entries (e.g. 2024-02-30) give NaT."""
+    s = values.astype("string").str.strip()
+    ok = s.str.fullmatch(DATE_RE).fillna(False).astype(bool)
+    day = pd.to_datetime(s.where(ok & (s.str.len() == 10)), format="%Y-%m-%d", errors="coerce")
+    month = pd.to_datetime(s.where(ok & (s.str.len() == 7)), format="%Y-%m", errors="coerce")
+    year = pd.to_datetime(s.where(ok & (s.str.len() == 4)), format="%Y", errors="coerce")
+    return (day.fillna(month + pd.offsets.MonthEnd(0)).fillna(year + pd.offsets.YearEnd(0))
+            .astype("datetime64[ns]"))
+
+
+def period_end(periods: pd.Series) -> pd.Series:
+    """Series of period labels (2024Q3, 2025H1, 2023FY, 2026-04) -> last day of the period."""
+    s = periods.astype("string").str.strip()
+    year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    kind = s.str.slice(4)
+    month = pd.Series(pd.NA, index=s.index, dtype="Float64")
+    q = kind.str.fullmatch(r"Q[1-4]").fillna(False).astype(bool)
+    month[q] = pd.to_numeric(kind[q].str.slice(1)) * 3
+    h = kind.str.fullmatch(r"H[12]").fillna(False).astype(bool)
+    month[h] = pd.to_numeric(kind[h].str.slice(1)) * 6
+    month[kind == "FY"] = 12
+    m = kind.str.fullmatch(r"-(0[1-9]|1[0-2])").fillna(False).astype(bool)
+    month[m] = pd.to_numeric(kind[m].str.slice(1))
+    start = pd.to_datetime(
+        pd.DataFrame({"year": year, "month": month, "day": 1}).astype("float").dropna().astype(int),
+        errors="coerce")
+    return (start + pd.offsets.MonthEnd(0)).reindex(s.index).astype("datetime64[ns]")
+
+
+def known_by(frame: pd.DataFrame, columns: list[str], as_of: dt.date) -> pd.Series:
+    """Boolean mask: rows whose every known-date column (date or period, end of precision)
+    is on or before ``as_of``. A row whose known date is unknown (empty) in *every* named
+    column is kept out: we cannot show it was known by ``as_of``."""
+    limit = pd.Timestamp(as_of)
+    ends = []
+    for col in columns:
+        values = frame[col]
+        end = date_end(values)
+        as_period = period_end(values)
+        ends.append(end.fillna(as_period))
+    latest = pd.concat(ends, axis=1).max(axis=1, skipna=True)
+    return (latest <= limit).fillna(False).astype(bool)

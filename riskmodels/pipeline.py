@@ -1,0 +1,150 @@
+"""The daily pipeline as four library calls: ingest -> validate -> score -> publish.
+
+The Airflow DAG calls one function per task and passes only the small dicts they return
+(paths, hashes, run ids) through XCom; :func:`run` calls the same functions in-process for
+``riskmodels run --date``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import store
+from .concentration import concentration_table
+from .config import Settings, get_settings, thresholds
+from .dates import known_by, period_end
+from .ingest import land, load_sources, read_landed
+from .validate import load_suite_dict, prepare_frame, validate_refs
+
+log = logging.getLogger(__name__)
+
+CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high"]
+
+
+def datasets(settings: Settings | None = None) -> list[str]:
+    """Names of the datasets in the sources file, in file order."""
+    return list(load_sources(settings)["datasets"])
+
+
+def ingest(dataset: str, run_date: dt.date, settings: Settings | None = None) -> dict:
+    """Land one dataset for ``run_date``; returns its landing reference."""
+    return land(dataset, run_date, settings)
+
+
+def validate(refs: list[dict], run_date: dt.date, run_id: str | None = None,
+             settings: Settings | None = None) -> dict:
+    """Validate every landed dataset; raises DataQualityError on a critical failure."""
+    return validate_refs(refs, run_date, run_id=run_id, settings=settings)
+
+
+def _typed(ref: dict, settings: Settings) -> pd.DataFrame:
+    frame = prepare_frame(read_landed(ref), load_suite_dict(ref["suite"], settings).get("meta", {}))
+    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("__")])
+    frame["input_sha256"] = ref["sha256"]
+    return frame
+
+
+def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.DataFrame:
+    cols = ref.get("known_date") or []
+    if not cols:
+        return frame
+    return frame[known_by(frame, cols, run_date)]
+
+
+def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict) -> dict[str, pd.DataFrame]:
+    """Score tables for one run date from typed, point-in-time frames.
+
+    Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts`` and
+    ``commitment_facts`` (see :mod:`riskmodels.store` for their columns and units).
+    """
+    shares = frames["market_shares"]
+    shares = shares[shares["entity_id"].notna()]
+    conc = concentration_table(shares, high_above=float(zones["highly_concentrated_above"]),
+                               moderate_from=float(zones["moderately_concentrated_from"]))
+    markets = frames["markets"][["market_id", "layer", "analyst"]]
+    conc = conc.merge(markets, on="market_id", how="left", validate="many_to_one")
+    conc["period_end"] = period_end(conc["period"]).dt.date
+    grp = shares.groupby(["market_id", "period"])
+    conf_rank = shares["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_ORDER)})
+    extra = pd.DataFrame({
+        "market_size_usd_bn": grp["market_size_usd_bn"].max() if "market_size_usd_bn" in shares else None,
+        "min_confidence": conf_rank.groupby([shares["market_id"], shares["period"]]).min().map(
+            dict(enumerate(CONFIDENCE_ORDER))),
+        "source_refs": (shares["ref_file"].astype(str) + "#" + shares["ref_row"].astype(str))
+        .groupby([shares["market_id"], shares["period"]]).agg(";".join),
+        "input_sha256": grp["input_sha256"].first(),
+    }).reset_index()
+    conc = conc.merge(extra, on=["market_id", "period"], how="left", validate="one_to_one")
+    facts = shares.drop_duplicates(["market_id", "period", "entity_id"]).copy()
+    facts["ref_row"] = pd.to_numeric(facts["ref_row"]).astype("Int64")
+    inv = frames["investments"].copy()
+    inv["ref_row"] = pd.to_numeric(inv["ref_row"]).astype("Int64")
+    com = frames["compute_commitments"].copy()
+    com["ref_row"] = pd.to_numeric(com["ref_row"]).astype("Int64")
+    return {"market_share_facts": facts, "concentration": conc, "investment_facts": inv, "commitment_facts": com}
+
+
+def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
+    """Compute the day's scores from the landed (validated) inputs and stage them under
+    ``<var>/staging/<run_date>/<run_id>/``. Returns the staging reference for :func:`publish`."""
+    settings = settings or get_settings()
+    t0 = time.perf_counter()
+    by_name = {r["dataset"]: r for r in refs}
+    frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
+    scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"])
+    safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+    stage = settings.staging_dir / run_date.isoformat() / safe_run
+    stage.mkdir(parents=True, exist_ok=True)
+    for name, frame in scores.items():
+        frame.to_pickle(stage / f"{name}.pkl")
+    return {"staging": str(stage), "tables": sorted(scores), "rows": {k: int(len(v)) for k, v in scores.items()},
+            "seconds": round(time.perf_counter() - t0, 4)}
+
+
+def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step_seconds: dict | None = None,
+            settings: Settings | None = None) -> dict:
+    """Write the staged scores and the dimension tables in one transaction."""
+    settings = settings or get_settings()
+    t0 = time.perf_counter()
+    stage = Path(staged["staging"])
+    scores = {name: pd.read_pickle(stage / f"{name}.pkl") for name in staged["tables"]}
+    by_name = {r["dataset"]: r for r in refs}
+    dims = {name: _typed(by_name[name], settings) for name in ("entities", "markets") if name in by_name}
+    steps = dict(step_seconds or {})
+    steps["publish"] = None
+    counts = store.publish(run_date, scores, dims, run_id, {r["dataset"]: r["sha256"] for r in refs},
+                           steps, settings)
+    steps["publish"] = round(time.perf_counter() - t0, 4)
+    store.record_run(run_id, run_date, "published", {r["dataset"]: r["sha256"] for r in refs}, steps,
+                     settings=settings)
+    return {"rows": counts, "seconds": steps["publish"]}
+
+
+def run(run_date: dt.date, run_id: str | None = None, settings: Settings | None = None) -> dict:
+    """Run the whole pipeline for one date in-process (what the DAG's tasks do, in order)."""
+    settings = settings or get_settings()
+    run_id = run_id or f"cli__{run_date.isoformat()}__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
+    steps: dict[str, float] = {}
+    refs: list[dict] = []
+    try:
+        t = time.perf_counter()
+        refs = [ingest(name, run_date, settings) for name in datasets(settings)]
+        steps["ingest"] = round(time.perf_counter() - t, 4)
+        steps["validate"] = validate(refs, run_date, run_id=run_id, settings=settings)["seconds"]
+        staged = score(refs, run_date, run_id, settings)
+        steps["score"] = staged["seconds"]
+        out = publish(staged, refs, run_date, run_id, steps, settings)
+    except Exception as exc:
+        from .validate import DataQualityError
+
+        if not isinstance(exc, DataQualityError):
+            store.record_run(run_id, run_date, "failed", {r["dataset"]: r["sha256"] for r in refs}, steps,
+                             message=f"{type(exc).__name__}: {exc}", settings=settings)
+        raise
+    steps["publish"] = out["seconds"]
+    return {"run_id": run_id, "run_date": run_date.isoformat(), "rows": out["rows"], "step_seconds": steps,
+            "db_url": settings.db_url}

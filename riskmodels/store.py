@@ -1,0 +1,275 @@
+"""The risk store: one SQLAlchemy schema (the single source of truth), the analyst views
+from ``sql/views.sql``, and the writes.
+
+Every score table is keyed by ``run_date``. :func:`publish` replaces one run date's rows in
+a single transaction, so a rerun leaves identical tables and a failed run leaves the
+previously published rows untouched.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .config import Settings, get_settings
+
+metadata = sa.MetaData()
+
+PROVENANCE = [
+    sa.Column("source", sa.Text), sa.Column("source_url", sa.Text), sa.Column("source_date", sa.String(10)),
+    sa.Column("confidence", sa.String(16)), sa.Column("ref_file", sa.String(64)), sa.Column("ref_row", sa.Integer),
+    sa.Column("input_sha256", sa.String(64)),
+]
+
+
+def _prov():
+    return [c._copy() for c in PROVENANCE]
+
+
+raw_inputs = sa.Table(
+    "raw_inputs", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("dataset", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True), sa.Column("location", sa.Text, nullable=False),
+    sa.Column("landing_path", sa.Text, nullable=False), sa.Column("size_bytes", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False), sa.Column("landed_at", sa.DateTime, nullable=False),
+)
+
+validation_results = sa.Table(
+    "validation_results", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("dataset", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True), sa.Column("suite", sa.String(64), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False), sa.Column("evaluated", sa.Integer, nullable=False),
+    sa.Column("failed_critical", sa.Integer, nullable=False), sa.Column("failed_warning", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False), sa.Column("details", sa.Text, nullable=False),
+    sa.Column("data_docs", sa.Text), sa.Column("validated_at", sa.DateTime, nullable=False),
+)
+
+pipeline_runs = sa.Table(
+    "pipeline_runs", metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True), sa.Column("run_date", sa.Date, nullable=False, index=True),
+    sa.Column("status", sa.String(32), nullable=False), sa.Column("input_hashes", sa.Text, nullable=False),
+    sa.Column("step_seconds", sa.Text, nullable=False), sa.Column("message", sa.Text),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+entities = sa.Table(
+    "entities", metadata,
+    sa.Column("entity_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(32)), sa.Column("layers", sa.String(128)), sa.Column("parent_id", sa.String(64)),
+    sa.Column("country", sa.String(8)), sa.Column("notes", sa.Text),
+)
+
+markets = sa.Table(
+    "markets", metadata,
+    sa.Column("market_id", sa.String(96), primary_key=True), sa.Column("layer", sa.String(32), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False), sa.Column("geography", sa.String(64), nullable=False),
+    sa.Column("analyst", sa.String(96), nullable=False), sa.Column("metric", sa.String(96), nullable=False),
+)
+
+market_share_facts = sa.Table(
+    "market_share_facts", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True), sa.Column("entity_id", sa.String(64), primary_key=True),
+    sa.Column("share_pct", sa.Float), sa.Column("market_size_usd_bn", sa.Float), *_prov(),
+)
+
+concentration = sa.Table(
+    "concentration", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True), sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("layer", sa.String(32), nullable=False), sa.Column("analyst", sa.String(96), nullable=False),
+    sa.Column("n_firms", sa.Integer, nullable=False), sa.Column("n_unknown_share", sa.Integer, nullable=False),
+    sa.Column("attributed_pct", sa.Float), sa.Column("hhi", sa.Float), sa.Column("hhi_lower", sa.Float),
+    sa.Column("hhi_upper", sa.Float), sa.Column("cr1", sa.Float), sa.Column("cr4", sa.Float),
+    sa.Column("numbers_equivalent", sa.Float), sa.Column("top_entity_id", sa.String(64)),
+    sa.Column("zone", sa.String(32)), sa.Column("zone_upper", sa.String(32)),
+    sa.Column("market_size_usd_bn", sa.Float), sa.Column("min_confidence", sa.String(16)),
+    sa.Column("source_refs", sa.Text, nullable=False), sa.Column("input_sha256", sa.String(64), nullable=False),
+)
+
+investment_facts = sa.Table(
+    "investment_facts", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("ref_row", sa.Integer, primary_key=True),
+    sa.Column("date", sa.String(10), nullable=False), sa.Column("investor_id", sa.String(64), nullable=False),
+    sa.Column("investee_id", sa.String(64), nullable=False), sa.Column("amount_usd_bn", sa.Float),
+    sa.Column("amount_basis", sa.String(16)), sa.Column("stake_pct", sa.Float), sa.Column("instrument", sa.Text),
+    sa.Column("rights", sa.Text), sa.Column("source", sa.Text), sa.Column("source_url", sa.Text),
+    sa.Column("confidence", sa.String(16)), sa.Column("input_sha256", sa.String(64), nullable=False),
+)
+
+commitment_facts = sa.Table(
+    "commitment_facts", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("ref_row", sa.Integer, primary_key=True),
+    sa.Column("date", sa.String(10), nullable=False), sa.Column("buyer_id", sa.String(64), nullable=False),
+    sa.Column("supplier_id", sa.String(64), nullable=False), sa.Column("amount_usd_bn", sa.Float),
+    sa.Column("amount_basis", sa.String(16)), sa.Column("power_gw", sa.Float), sa.Column("power_basis", sa.String(16)),
+    sa.Column("term_years", sa.Float), sa.Column("accelerator_family", sa.String(64)),
+    sa.Column("source", sa.Text), sa.Column("source_url", sa.Text), sa.Column("confidence", sa.String(16)),
+    sa.Column("input_sha256", sa.String(64), nullable=False),
+)
+
+#: Score tables published per run date, in write order.
+SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts)}
+DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _):  # noqa: ANN001
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def get_engine(settings: Settings | None = None) -> sa.Engine:
+    """Engine for the risk store (``RISKMODELS_DB_URL``), schema and views created on first use."""
+    settings = settings or get_settings()
+    engine = _engine(settings.db_url)
+    init_db(engine, settings.sql_dir)
+    return engine
+
+
+_initialised: set[str] = set()
+
+
+def view_statements(sql_dir: Path) -> list[str]:
+    """The ``CREATE VIEW`` statements of ``sql/views.sql``, split on ``;`` at line ends."""
+    text = (Path(sql_dir) / "views.sql").read_text(encoding="utf-8")
+    text = re.sub(r"--[^\n]*", "", text)
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", text) if s.strip()]
+
+
+def init_db(engine: sa.Engine, sql_dir: Path) -> None:
+    """Create tables (idempotent) and (re)create the analyst views."""
+    key = f"{engine.url}|{sql_dir}"
+    if key in _initialised:
+        return
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        for stmt in view_statements(sql_dir):
+            name = re.search(r"CREATE VIEW\s+(\w+)", stmt, re.I).group(1)
+            conn.execute(sa.text(f"DROP VIEW IF EXISTS {name}"))
+            conn.execute(sa.text(stmt))
+    _initialised.add(key)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _replace(conn, table: sa.Table, where, rows: list[dict]) -> None:
+    conn.execute(table.delete().where(where))
+    if rows:
+        conn.execute(table.insert(), rows)  # executemany
+
+
+def record_raw_input(ref: dict, settings: Settings | None = None, status: str = "landed") -> None:
+    """Record (or re-record, idempotently) one landed file."""
+    engine = get_engine(settings)
+    t = raw_inputs
+    run_date = dt.date.fromisoformat(ref["run_date"])
+    with engine.begin() as conn:
+        _replace(conn, t, (t.c.run_date == run_date) & (t.c.dataset == ref["dataset"]) & (t.c.sha256 == ref["sha256"]),
+                 [{"run_date": run_date, "dataset": ref["dataset"], "sha256": ref["sha256"],
+                   "location": ref["location"], "landing_path": ref["path"], "size_bytes": ref["size_bytes"],
+                   "status": status, "landed_at": _now()}])
+
+
+def set_raw_input_status(ref: dict, status: str, settings: Settings | None = None) -> None:
+    engine = get_engine(settings)
+    t = raw_inputs
+    with engine.begin() as conn:
+        conn.execute(t.update().where((t.c.run_date == dt.date.fromisoformat(ref["run_date"]))
+                                      & (t.c.dataset == ref["dataset"]) & (t.c.sha256 == ref["sha256"]))
+                     .values(status=status))
+
+
+def record_validation(rows: list[dict], settings: Settings | None = None) -> None:
+    engine = get_engine(settings)
+    t = validation_results
+    with engine.begin() as conn:
+        for r in rows:
+            _replace(conn, t, (t.c.run_date == r["run_date"]) & (t.c.dataset == r["dataset"]) & (t.c.sha256 == r["sha256"]),
+                     [{**r, "validated_at": _now()}])
+
+
+def record_run(run_id: str, run_date: dt.date, status: str, input_hashes: dict, step_seconds: dict,
+               message: str | None = None, settings: Settings | None = None, conn=None) -> None:
+    """Insert or replace the ``pipeline_runs`` row of one run attempt."""
+    row = {"run_id": run_id, "run_date": run_date, "status": status,
+           "input_hashes": json.dumps(input_hashes, sort_keys=True),
+           "step_seconds": json.dumps(step_seconds, sort_keys=True), "message": message, "updated_at": _now()}
+    t = pipeline_runs
+    if conn is not None:
+        _replace(conn, t, t.c.run_id == run_id, [row])
+        return
+    with get_engine(settings).begin() as c:
+        _replace(c, t, t.c.run_id == run_id, [row])
+
+
+def _records(frame: pd.DataFrame, table: sa.Table) -> list[dict]:
+    cols = [c.name for c in table.columns if c.name in frame.columns]
+    missing = {c.name for c in table.columns if not c.nullable and c.name not in frame.columns}
+    if missing:
+        raise ValueError(f"{table.name}: frame lacks required columns {sorted(missing)}")
+    sub = frame[cols].astype(object)
+    sub = sub.where(pd.notna(sub), None)
+    return sub.to_dict("records")
+
+
+def publish(run_date: dt.date, scores: dict[str, pd.DataFrame], dimensions: dict[str, pd.DataFrame],
+            run_id: str, input_hashes: dict, step_seconds: dict, settings: Settings | None = None) -> dict:
+    """Replace every score table's rows for ``run_date`` and the dimension tables, and mark the
+    run published, all in ONE transaction. Returns the number of rows written per table."""
+    engine = get_engine(settings)
+    unknown = set(scores) - set(SCORE_TABLES) | set(dimensions) - set(DIMENSION_TABLES)
+    if unknown:
+        raise ValueError(f"unknown tables {sorted(unknown)}")
+    counts = {}
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # serialise publishers of the same run date; other dates proceed in parallel
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{run_date}"})
+        for name, table in DIMENSION_TABLES.items():
+            if name in dimensions:
+                rows = _records(dimensions[name], table)
+                _replace(conn, table, sa.true(), rows)
+                counts[name] = len(rows)
+        for name, table in SCORE_TABLES.items():
+            frame = scores.get(name)
+            rows = [] if frame is None else _records(frame.assign(run_date=run_date), table)
+            _replace(conn, table, table.c.run_date == run_date, rows)
+            counts[name] = len(rows)
+        record_run(run_id, run_date, "published", input_hashes, step_seconds, conn=conn)
+    return counts
+
+
+def read_sql(query: str, params: dict | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """Run a read query against the risk store and return a DataFrame."""
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        return pd.read_sql(sa.text(query), conn, params=params or {})
+
+
+def schema_ddl(dialect: str = "sqlite") -> str:
+    """The DDL of every table for ``dialect`` (``sqlite`` or ``postgresql``), from the schema above."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    d = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}[dialect]
+    parts = []
+    for table in metadata.sorted_tables:
+        parts.append(str(CreateTable(table).compile(dialect=d)).strip() + ";")
+        parts.extend(str(CreateIndex(ix).compile(dialect=d)).strip() + ";" for ix in table.indexes)
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,217 @@
+"""Validate landed datasets with Great Expectations (GX Core 1.x).
+
+One suite per dataset, stored as JSON in ``expectations/<suite>.json`` and loaded from there.
+A suite's ``meta`` declares which columns are numbers, dates and periods; before GX runs,
+:func:`prepare_frame` converts them and adds a ``__bad_<column>`` column holding the raw text
+of every cell that failed to convert, so a suite can state "no unparseable values" with
+``expect_column_values_to_be_null`` and GX reports the offending rows. ``group_sums`` adds
+per-group totals (e.g. the shares of one market-period) for range expectations.
+
+Results go to the ``validation_results`` table and to GX Data Docs under ``<var>/gx``.
+A failed *critical* expectation raises :class:`DataQualityError` naming the dataset, the file,
+the expectation, the column and example rows; warnings are recorded only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from . import store
+from .config import Settings, get_settings
+from .dates import DATE_RE, PERIOD_RE, date_end, period_end
+from .ingest import read_landed
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 5
+
+
+class DataQualityError(RuntimeError):
+    """A dataset failed a critical expectation. ``failures`` lists the details."""
+
+    def __init__(self, message: str, failures: list[dict]):
+        super().__init__(message)
+        self.failures = failures
+
+
+def suite_path(name: str, settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    return settings.expectations_dir / f"{name}.json"
+
+
+def load_suite_dict(name: str, settings: Settings | None = None) -> dict:
+    """The suite's JSON document (``name``, ``expectations``, ``meta``)."""
+    with suite_path(name, settings).open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_suite(name: str, settings: Settings | None = None):
+    """A ``gx.ExpectationSuite`` built from ``expectations/<name>.json``."""
+    import great_expectations as gx
+
+    doc = load_suite_dict(name, settings)
+    doc.pop("id", None)
+    return gx.ExpectationSuite(**doc)
+
+
+def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Typed copy of a raw (all-text) frame for validation and scoring.
+
+    Numeric columns become float; ``__bad_<col>`` keeps the raw text where a non-empty cell
+    is not a number, not a ``YYYY[-MM[-DD]]`` date or not a period label. Missing columns are
+    left missing (``expect_column_to_exist`` reports them).
+    """
+    df = raw.copy()
+    for col in meta.get("numeric_columns", []):
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            num = pd.to_numeric(text, errors="coerce")
+            df[f"__bad_{col}"] = text.where(text.notna() & num.isna()).astype(object)
+            df[col] = num.astype(float)
+    for col in meta.get("date_columns", []):
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            bad = text.notna() & (~text.str.fullmatch(DATE_RE).fillna(False).astype(bool) | date_end(text).isna())
+            df[f"__bad_{col}"] = text.where(bad).astype(object)
+    for col in meta.get("period_columns", []):
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            bad = text.notna() & (~text.str.fullmatch(PERIOD_RE).fillna(False).astype(bool) | period_end(text).isna())
+            df[f"__bad_{col}"] = text.where(bad).astype(object)
+    for spec in meta.get("group_sums", []):
+        if spec["column"] in df.columns and all(c in df.columns for c in spec["by"]):
+            df[spec["name"]] = df.groupby(spec["by"], dropna=False)[spec["column"]].transform("sum")
+    for col in df.columns:
+        if col.startswith("__bad_"):
+            df[col] = df[col].where(df[col].notna(), None)
+    return df
+
+
+_CONTEXT = {}
+
+
+def _context(settings: Settings):
+    """A file-backed GX context under ``<var>/gx`` (Data Docs live there), one per process."""
+    import great_expectations as gx
+
+    key = str(settings.gx_dir)
+    if key not in _CONTEXT:
+        settings.var.mkdir(parents=True, exist_ok=True)
+        ctx = gx.get_context(mode="file", project_root_dir=str(settings.var))
+        ctx.variables.progress_bars = {"globally": False}
+        _CONTEXT[key] = ctx
+    return _CONTEXT[key]
+
+
+def _describe(er, dataset: str, ref: dict) -> dict:
+    cfg = er.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "value_set")}
+    column = kwargs.get("column") or kwargs.get("column_list")
+    shown = column
+    if isinstance(column, str) and column.startswith("__bad_"):
+        shown = column.removeprefix("__bad_")
+    res = er.result or {}
+    examples = []
+    for item in (res.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]:
+        item = {k: (v.item() if hasattr(v, "item") else v) for k, v in item.items()}
+        row = item.pop("_row", None)
+        examples.append({"row": row, "values": item})
+    if er.exception_info and er.exception_info.get("raised_exception"):
+        examples.append({"row": None, "values": {"error": er.exception_info.get("exception_message")}})
+    return {"dataset": dataset, "file": ref["location"], "landing_path": ref["path"], "expectation": cfg.type,
+            "column": shown, "severity": str(getattr(cfg, "severity", "critical")).split(".")[-1].lower(),
+            "unexpected_count": res.get("unexpected_count"), "examples": examples, "kwargs": kwargs}
+
+
+def _format(f: dict) -> str:
+    col = f["column"] if not isinstance(f["column"], list) else "+".join(f["column"])
+    what = "unparseable values in" if f["expectation"] == "expect_column_values_to_be_null" and f["kwargs"].get(
+        "column", "").startswith("__bad_") else f["expectation"] + " on"
+    head = f"  - {what} column {col!r}: {f['unexpected_count'] if f['unexpected_count'] is not None else '?'} bad row(s)"
+    ex = "; ".join(f"row {e['row']}: " + ", ".join(f"{k.removeprefix('__bad_')}={v!r}" for k, v in e["values"].items())
+                   for e in f["examples"])
+    return head + (f"; e.g. {ex}" if ex else "")
+
+
+def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None,
+                  settings: Settings | None = None) -> dict:
+    """Validate every landed dataset in ``refs`` with its suite.
+
+    Records one ``validation_results`` row per dataset and builds Data Docs. If any critical
+    expectation fails, marks those raw inputs ``quarantined`` and raises DataQualityError
+    after validating *all* datasets (so one message lists every problem).
+
+    Returns a JSON-able summary ``{dataset: {success, evaluated, failed_critical, ...}}``.
+    """
+    import great_expectations as gx
+
+    settings = settings or get_settings()
+    t0 = time.perf_counter()
+    ctx = _context(settings)
+    frames = {r["dataset"]: read_landed(r) for r in refs}
+    params = {
+        "entity_ids": sorted(frames["entities"]["entity_id"].dropna().unique().tolist()) if "entities" in frames else [],
+        "market_ids": sorted(frames["markets"]["market_id"].dropna().unique().tolist()) if "markets" in frames else [],
+    }
+    try:
+        source = ctx.data_sources.get("riskmodels")
+    except (KeyError, ValueError):
+        source = ctx.data_sources.add_pandas("riskmodels")
+    summary, failures, rows = {}, [], []
+    for ref in refs:
+        name = ref["dataset"]
+        doc = load_suite_dict(ref["suite"], settings)
+        frame = prepare_frame(frames[name], doc.get("meta", {}))
+        suite = ctx.suites.add_or_update(load_suite(ref["suite"], settings))
+        try:
+            asset = source.get_asset(name)
+        except LookupError:
+            asset = source.add_dataframe_asset(name)
+        try:
+            batch_def = asset.get_batch_definition("whole")
+        except (KeyError, LookupError, ValueError):
+            batch_def = asset.add_batch_definition_whole_dataframe("whole")
+        vd = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{name}__{ref['suite']}", data=batch_def, suite=suite))
+        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"riskmodels__{name}", validation_definitions=[vd],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["_row"],
+                           "partial_unexpected_count": MAX_EXAMPLES}))
+        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params)
+        vr = next(iter(result.run_results.values()))
+        failed = [_describe(er, name, ref) for er in vr.results if not er.success]
+        crit = [f for f in failed if f["severity"] == "critical"]
+        warn = [f for f in failed if f["severity"] != "critical"]
+        failures.extend(crit)
+        summary[name] = {"success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
+                         "failed_warning": len(warn), "rows": int(len(frame)), "sha256": ref["sha256"]}
+        rows.append({"run_date": run_date, "dataset": name, "sha256": ref["sha256"], "suite": ref["suite"],
+                     "success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
+                     "failed_warning": len(warn), "rows": int(len(frame)),
+                     "details": json.dumps(crit + warn, default=str), "data_docs": str(settings.gx_dir)})
+        if crit:
+            store.set_raw_input_status(ref, "quarantined", settings)
+        else:
+            store.set_raw_input_status(ref, "validated", settings)
+    store.record_validation(rows, settings)
+    seconds = round(time.perf_counter() - t0, 4)
+    if failures:
+        bad = sorted({f["dataset"] for f in failures})
+        lines = [f"Validation failed for {', '.join(bad)} (run date {run_date}); nothing was published "
+                 f"and the raw files stay quarantined in landing."]
+        for ds in bad:
+            ref = next(r for r in refs if r["dataset"] == ds)
+            lines.append(f"{ds} ({ref['location']}, landed as {ref['path']}):")
+            lines.extend(_format(f) for f in failures if f["dataset"] == ds)
+        message = "\n".join(lines)
+        if run_id:
+            store.record_run(run_id, run_date, "failed_validation", {r["dataset"]: r["sha256"] for r in refs},
+                             {"validate": seconds}, message=message, settings=settings)
+        raise DataQualityError(message, failures)
+    return {"datasets": summary, "seconds": seconds}

@@ -1,0 +1,27 @@
+-- Analyst views over the risk store. Portable SQL (SQLite >= 3.25 and PostgreSQL >= 12).
+-- Created by riskmodels.store.init_db after the tables (schema: riskmodels/store.py).
+
+-- Latest published concentration per market: the newest run date, and in it the newest period.
+CREATE VIEW v_latest_concentration AS
+WITH latest_run AS (SELECT MAX(run_date) AS run_date FROM concentration),
+ranked AS (
+    SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.market_id ORDER BY c.period_end DESC) AS rn
+    FROM concentration c JOIN latest_run l ON c.run_date = l.run_date
+)
+SELECT r.run_date, r.market_id, m.layer, m.definition, m.geography, m.analyst, m.metric,
+       r.period, r.period_end, r.n_firms, r.attributed_pct, r.hhi, r.hhi_lower, r.hhi_upper,
+       r.cr1, r.cr4, r.numbers_equivalent, r.top_entity_id, r.zone, r.zone_upper,
+       r.market_size_usd_bn, r.min_confidence, r.source_refs
+FROM ranked r JOIN markets m ON m.market_id = r.market_id
+WHERE r.rn = 1;
+
+-- Change against the previous period of the same market (same analyst series), per run date.
+CREATE VIEW v_concentration_change AS
+SELECT c.run_date, c.market_id, c.layer, c.analyst, c.period, c.period_end, c.hhi,
+       LAG(c.period) OVER w AS previous_period,
+       LAG(c.hhi) OVER w AS previous_hhi,
+       c.hhi - LAG(c.hhi) OVER w AS hhi_change,
+       c.cr4 - LAG(c.cr4) OVER w AS cr4_change,
+       c.zone, LAG(c.zone) OVER w AS previous_zone
+FROM concentration c
+WINDOW w AS (PARTITION BY c.run_date, c.market_id ORDER BY c.period_end);
