@@ -13,8 +13,8 @@ import re
 
 import pandas as pd
 
-DATE_RE = r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$"
-PERIOD_RE = r"^\d{4}(Q[1-4]|H[12]|FY|-(0[1-9]|1[0-2]))$"
+DATE_RE = r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?$"
+PERIOD_RE = r"^\d{4}(?:Q[1-4]|H[12]|FY|-(?:0[1-9]|1[0-2]))$"
 
 
 def parse_date(value: str) -> dt.date:
@@ -50,7 +50,7 @@ def period_end(periods: pd.Series) -> pd.Series:
     h = kind.str.fullmatch(r"H[12]").fillna(False).astype(bool)
     month[h] = pd.to_numeric(kind[h].str.slice(1)) * 6
     month[kind == "FY"] = 12
-    m = kind.str.fullmatch(r"-(0[1-9]|1[0-2])").fillna(False).astype(bool)
+    m = kind.str.fullmatch(r"-(?:0[1-9]|1[0-2])").fillna(False).astype(bool)
     month[m] = pd.to_numeric(kind[m].str.slice(1))
     start = pd.to_datetime(
         pd.DataFrame({"year": year, "month": month, "day": 1}).astype("float").dropna().astype(int),

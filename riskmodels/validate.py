@@ -108,13 +108,15 @@ def _context(settings: Settings):
     return _CONTEXT[key]
 
 
-def _describe(er, dataset: str, ref: dict) -> dict:
+def _describe(er, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
     cfg = er.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "value_set")}
     column = kwargs.get("column") or kwargs.get("column_list")
     shown = column
     if isinstance(column, str) and column.startswith("__bad_"):
         shown = column.removeprefix("__bad_")
+    elif isinstance(column, str) and column in labels:
+        shown = f"{column} ({labels[column]})"
     res = er.result or {}
     examples = []
     for item in (res.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]:
@@ -123,6 +125,11 @@ def _describe(er, dataset: str, ref: dict) -> dict:
         examples.append({"row": row, "values": item})
     if er.exception_info and er.exception_info.get("raised_exception"):
         examples.append({"row": None, "values": {"error": er.exception_info.get("exception_message")}})
+    elif isinstance(er.exception_info, dict):
+        for info in er.exception_info.values():
+            if isinstance(info, dict) and info.get("raised_exception"):
+                examples.append({"row": None, "values": {"error": info.get("exception_message")}})
+                break
     return {"dataset": dataset, "file": ref["location"], "landing_path": ref["path"], "expectation": cfg.type,
             "column": shown, "severity": str(getattr(cfg, "severity", "critical")).split(".")[-1].lower(),
             "unexpected_count": res.get("unexpected_count"), "examples": examples, "kwargs": kwargs}
@@ -133,7 +140,7 @@ def _format(f: dict) -> str:
     what = "unparseable values in" if f["expectation"] == "expect_column_values_to_be_null" and f["kwargs"].get(
         "column", "").startswith("__bad_") else f["expectation"] + " on"
     head = f"  - {what} column {col!r}: {f['unexpected_count'] if f['unexpected_count'] is not None else '?'} bad row(s)"
-    ex = "; ".join(f"row {e['row']}: " + ", ".join(f"{k.removeprefix('__bad_')}={v!r}" for k, v in e["values"].items())
+    ex = "; ".join((f"row {e['row']} (line {e['row'] + 1}): " if e["row"] is not None else "") + ", ".join(f"{k.removeprefix('__bad_')}={v!r}" for k, v in e["values"].items())
                    for e in f["examples"])
     return head + (f"; e.g. {ex}" if ex else "")
 
@@ -154,10 +161,14 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
     t0 = time.perf_counter()
     ctx = _context(settings)
     frames = {r["dataset"]: read_landed(r) for r in refs}
-    params = {
-        "entity_ids": sorted(frames["entities"]["entity_id"].dropna().unique().tolist()) if "entities" in frames else [],
-        "market_ids": sorted(frames["markets"]["market_id"].dropna().unique().tolist()) if "markets" in frames else [],
-    }
+
+    def ids(dataset: str, column: str) -> list[str]:
+        frame = frames.get(dataset)
+        if frame is None or column not in frame.columns:
+            return []  # that dataset's own suite reports the missing column
+        return sorted(frame[column].dropna().unique().tolist())
+
+    params = {"entity_ids": ids("entities", "entity_id"), "market_ids": ids("markets", "market_id")}
     try:
         source = ctx.data_sources.get("riskmodels")
     except (KeyError, ValueError):
@@ -185,7 +196,9 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
                            "partial_unexpected_count": MAX_EXAMPLES}))
         result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params)
         vr = next(iter(result.run_results.values()))
-        failed = [_describe(er, name, ref) for er in vr.results if not er.success]
+        labels = {g["name"]: f"sum of {g['column']} per {' + '.join(g['by'])}"
+                  for g in doc.get("meta", {}).get("group_sums", [])}
+        failed = [_describe(er, name, ref, labels) for er in vr.results if not er.success]
         crit = [f for f in failed if f["severity"] == "critical"]
         warn = [f for f in failed if f["severity"] != "critical"]
         failures.extend(crit)

@@ -1,0 +1,76 @@
+"""Test set-up. Airflow reads its configuration at import time, so the environment is set
+here, before anything imports airflow: a temporary AIRFLOW_HOME with its own SQLite metadata
+DB, examples off, the DAGs folder = this checkout's ``dags/``."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="riskmodels-airflow-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "RISKMODELS_HOME": str(ROOT),
+})
+
+PG_URL = os.environ.get("RISKMODELS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A private var/ directory and SQLite risk store for one test."""
+    var = tmp_path / "var"
+    monkeypatch.setenv("RISKMODELS_VAR", str(var))
+    monkeypatch.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
+    monkeypatch.delenv("RISKMODELS_SOURCES", raising=False)
+    return var
+
+
+@pytest.fixture
+def pg_schema(monkeypatch):
+    """A fresh PostgreSQL schema for one test (dropped afterwards); sets RISKMODELS_DB_URL."""
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    except sa.exc.OperationalError as exc:  # pragma: no cover - depends on the machine
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}. Start it (see .ci/run).")
+    url = f"{PG_URL}?options=-csearch_path%3D{name}"
+    monkeypatch.setenv("RISKMODELS_DB_URL", url)
+    yield url
+    from riskmodels import store
+
+    store._engine(url).dispose()
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+def write_sources(tmp_path: Path, overrides: dict[str, str], formats: dict[str, str] | None = None) -> Path:
+    """A copy of config/sources.yaml with some datasets' locations (and formats) replaced."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "sources.yaml").read_text())
+    for name, location in overrides.items():
+        cfg["datasets"][name]["location"] = location
+    for name, fmt in (formats or {}).items():
+        cfg["datasets"][name]["format"] = fmt
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path

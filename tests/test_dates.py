@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from riskmodels.dates import date_end, known_by, parse_date, period_end
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2024", dt.date(2024, 12, 31)), ("2024-02", dt.date(2024, 2, 29)), ("2023-02", dt.date(2023, 2, 28)),
+    ("2025-06-15", dt.date(2025, 6, 15)),
+])
+def test_parse_date_three_precisions(text, expected):
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["2024-13", "2024-02-30", "24", "2024/01/01", "", "yesterday"])
+def test_parse_date_rejects(bad):
+    with pytest.raises(ValueError, match="not a date"):
+        parse_date(bad)
+
+
+def test_period_end_all_kinds():
+    got = period_end(pd.Series(["2024Q3", "2025H1", "2023FY", "2026-04", "2024Q5", None]))
+    assert got.dt.date.tolist()[:4] == [dt.date(2024, 9, 30), dt.date(2025, 6, 30), dt.date(2023, 12, 31),
+                                        dt.date(2026, 4, 30)]
+    assert got.iloc[4:].isna().all()
+
+
+def test_date_end_invalid_is_nat():
+    assert date_end(pd.Series(["2024-02-30", "abc", None])).isna().all()
+
+
+def test_known_by_needs_both_dates_on_or_before():
+    df = pd.DataFrame({"source_date": ["2024-08", "2024-07-01", None, None],
+                       "period": ["2024Q2", "2024Q3", "2023FY", None]})
+    assert known_by(df, ["source_date", "period"], dt.date(2024, 8, 31)).tolist() == [True, False, True, False]
+    assert known_by(df, ["source_date", "period"], dt.date(2024, 8, 30)).tolist() == [False, False, True, False]
