@@ -26,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     p_show.add_argument("--layer", choices=["cloud", "accelerator", "model"])
     p_show.add_argument("--top", type=int, default=10, help="rows to show (per layer with --per-layer)")
     p_show.add_argument("--per-layer", action="store_true", help="the top rows of each layer")
+    p_what = sub.add_parser("whatif", help="HHI/MHHI before and after a hypothetical stake, with guideline screens")
+    p_what.add_argument("--market", required=True)
+    p_what.add_argument("--acquirer", required=True)
+    p_what.add_argument("--target", required=True)
+    p_what.add_argument("--stake", required=True, type=float, help="percent of the target; 100 = full merger")
+    p_what.add_argument("--control", choices=["none", "proportional", "full"], default="proportional")
+    p_what.add_argument("--period")
+    p_what.add_argument("--json", action="store_true")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
@@ -46,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         from .report import format_table, latest_concentration
 
         print(format_table(latest_concentration(layer=args.layer, top=args.top, per_layer=args.per_layer)))
+        return 0
+    if args.command == "whatif":
+        from .whatif import format_whatif, whatif
+
+        try:
+            result = whatif(args.market, args.acquirer, args.target, args.stake, args.control, args.period)
+        except ValueError as exc:
+            print(f"riskmodels whatif: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(result, indent=2) if args.json else format_whatif(result))
         return 0
     if args.command == "schema":
         from .store import schema_ddl

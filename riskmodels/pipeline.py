@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import store
-from .concentration import concentration_table
-from .config import Settings, get_settings, thresholds
+from .concentration import concentration_table, zone
+from .config import Settings, get_settings, load_yaml, thresholds
 from .dates import known_by, period_end
 from .ingest import land, load_sources, read_landed
 from .validate import load_suite_dict, prepare_frame, validate_refs
@@ -55,11 +55,14 @@ def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.Data
     return frame[known_by(frame, cols, run_date)]
 
 
-def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict) -> dict[str, pd.DataFrame]:
+def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict,
+                   ownership_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
-    Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts`` and
-    ``commitment_facts`` (see :mod:`riskmodels.store` for their columns and units).
+    Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts``,
+    ``commitment_facts`` and, when the stake and holder datasets are present,
+    ``ownership_concentration``, ``ownership_links`` and ``mhhi_drivers`` (see
+    :mod:`riskmodels.store` for columns and units).
     """
     shares = frames["market_shares"]
     shares = shares[shares["entity_id"].notna()]
@@ -85,7 +88,19 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     inv["ref_row"] = pd.to_numeric(inv["ref_row"]).astype("Int64")
     com = frames["compute_commitments"].copy()
     com["ref_row"] = pd.to_numeric(com["ref_row"]).astype("Int64")
-    return {"market_share_facts": facts, "concentration": conc, "investment_facts": inv, "commitment_facts": com}
+    out = {"market_share_facts": facts, "concentration": conc, "investment_facts": inv, "commitment_facts": com}
+    if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
+        from .ownership import ownership_scores
+
+        mh, links, drivers = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
+                                              frames["entities"], run_date, ownership_cfg)
+        mh = mh.rename(columns={"delta": "delta_mhhi"})
+        mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),
+                               float(zones["moderately_concentrated_from"]))
+        out["ownership_concentration"] = mh
+        out["ownership_links"] = links.assign(derived=links["derived"].astype(bool))
+        out["mhhi_drivers"] = drivers
+    return out
 
 
 def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
@@ -95,7 +110,8 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     t0 = time.perf_counter()
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
-    scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"])
+    scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
+                            load_yaml(settings.home / "config" / "ownership.yaml"))
     safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
     stage = settings.staging_dir / run_date.isoformat() / safe_run
     stage.mkdir(parents=True, exist_ok=True)

@@ -113,8 +113,37 @@ commitment_facts = sa.Table(
     sa.Column("input_sha256", sa.String(64), nullable=False),
 )
 
+ownership_concentration = sa.Table(
+    "ownership_concentration", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
+    sa.Column("hhi", sa.Float, nullable=False), sa.Column("mhhi", sa.Float, nullable=False),
+    sa.Column("delta_mhhi", sa.Float, nullable=False), sa.Column("zone_mhhi", sa.String(32)),
+    sa.Column("ownership_as_of", sa.Date, nullable=False),
+)
+
+ownership_links = sa.Table(
+    "ownership_links", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("firm_id", sa.String(64), primary_key=True), sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("beta", sa.Float), sa.Column("votes", sa.Float), sa.Column("gamma_rights", sa.Float),
+    sa.Column("status", sa.String(24), nullable=False), sa.Column("voting", sa.String(16)),
+    sa.Column("board_seat", sa.String(8)), sa.Column("board_observer", sa.String(8)), sa.Column("derived", sa.Boolean),
+    sa.Column("as_of", sa.String(10)), sa.Column("ref_file", sa.String(64)), sa.Column("ref_row", sa.Integer),
+)
+
+mhhi_drivers = sa.Table(
+    "mhhi_drivers", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
+    sa.Column("rank", sa.Integer, primary_key=True), sa.Column("owner_id", sa.String(64), nullable=False),
+    sa.Column("firm_id", sa.String(64), nullable=False), sa.Column("link_kind", sa.String(8)),
+    sa.Column("beta", sa.Float), sa.Column("delta_contribution", sa.Float, nullable=False),
+)
+
 #: Score tables published per run date, in write order.
-SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts)}
+SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
+                                    ownership_concentration, ownership_links, mhhi_drivers)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 

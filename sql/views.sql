@@ -25,3 +25,17 @@ SELECT c.run_date, c.market_id, c.layer, c.analyst, c.period, c.period_end, c.hh
        c.zone, LAG(c.zone) OVER w AS previous_zone
 FROM concentration c
 WINDOW w AS (PARTITION BY c.run_date, c.market_id ORDER BY c.period_end);
+
+-- Ownership-adjusted concentration of the latest run: one row per market-period with the
+-- sensitivity band across control regimes (silent <= rights <= proportional <= full is typical).
+CREATE VIEW v_mhhi_band AS
+SELECT o.run_date, o.market_id, o.period,
+       MAX(o.hhi) AS hhi,
+       MAX(CASE WHEN o.regime = 'silent' THEN o.mhhi END) AS mhhi_silent,
+       MAX(CASE WHEN o.regime = 'rights' THEN o.mhhi END) AS mhhi_rights,
+       MAX(CASE WHEN o.regime = 'proportional' THEN o.mhhi END) AS mhhi_proportional,
+       MAX(CASE WHEN o.regime = 'full' THEN o.mhhi END) AS mhhi_full,
+       MIN(o.mhhi) AS mhhi_low, MAX(o.mhhi) AS mhhi_high
+FROM ownership_concentration o
+WHERE o.run_date = (SELECT MAX(run_date) FROM ownership_concentration)
+GROUP BY o.run_date, o.market_id, o.period;

@@ -79,4 +79,7 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
     runs = store.read_sql("SELECT run_id, status, step_seconds FROM pipeline_runs")
     assert runs.status.tolist() == ["published"] and runs.run_id.item() == dr.run_id
     assert set(json.loads(runs.step_seconds.item())) == {"ingest", "validate", "score", "publish"}
-    assert len(store.read_sql("SELECT * FROM raw_inputs")) == 5
+    from riskmodels.pipeline import datasets
+
+    assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 7
+    assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)

@@ -1,0 +1,157 @@
+"""Deal what-ifs: how would HHI and MHHI move if ``acquirer`` bought ``stake_pct`` of ``target``?
+
+Works on the latest published run: the market's shares (``market_share_facts``) and the
+ownership links as of that run date (``ownership_links``). The stake is bought from the target's
+unlisted ("other") shareholders; ``stake_pct=100`` is a full merger (other holders bought out).
+Stakes are taken in the target's ownership group (a stake in Google Cloud is one in Alphabet).
+Units: shares and stakes in percent, HHI/MHHI in points.
+"""
+from __future__ import annotations
+
+import difflib
+import warnings
+
+import pandas as pd
+
+from . import store
+from .concentration import GUIDELINES, delta_hhi, screen
+from .config import Settings, get_settings
+from .ownership import Matrices, group_of, market_mhhi
+
+CONTROL_TO_REGIME = {"none": "silent", "proportional": "proportional", "full": "full"}
+
+
+def _close(value: str, choices: list[str]) -> str:
+    near = difflib.get_close_matches(value, choices, n=5, cutoff=0.5)
+    return f"; did you mean {', '.join(near)}?" if near else ""
+
+
+def _resolve_entity(name: str, entities: pd.DataFrame, aliases: dict[str, str]) -> str:
+    ids = entities["entity_id"].tolist()
+    if name in ids:
+        return name
+    lowered = {k.lower(): v for k, v in aliases.items()}
+    lowered.update({n.lower(): i for n, i in zip(entities["name"], entities["entity_id"])})
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    raise ValueError(f"unknown entity {name!r}{_close(name, ids + list(aliases))}")
+
+
+def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: str = "proportional",
+           period: str | None = None, settings: Settings | None = None) -> dict:
+    """Pre and post HHI, MHHI and deltas for one hypothetical stake, with every guideline's verdict.
+
+    Parameters
+    ----------
+    market : str
+        A market id (``cloud.synergy.ww``); see ``riskmodels show concentration``.
+    acquirer, target : str
+        Entity ids, names or aliases (``AWS``, ``Google Cloud``, ``anthropic``).
+    stake_pct : float
+        Stake bought, percent of the target (0 < stake <= 100); 100 is a full merger.
+    control : {"none", "proportional", "full"}
+        Control the stake carries and the regime used for every other stake: none (silent
+        financial interest), proportional (gamma = beta), full (the acquirer controls the target).
+    period : str, optional
+        Market period (default: the market's latest period in the latest run).
+    """
+    if control not in CONTROL_TO_REGIME:
+        raise ValueError(f"control must be one of {sorted(CONTROL_TO_REGIME)}, got {control!r}")
+    if not 0 < stake_pct <= 100:
+        raise ValueError(f"stake_pct must be in (0, 100], got {stake_pct}")
+    regime = CONTROL_TO_REGIME[control]
+    run = store.read_sql("SELECT MAX(run_date) AS d FROM market_share_facts", settings=settings)["d"].iloc[0]
+    if run is None or pd.isna(run):
+        raise ValueError("nothing published yet: run `riskmodels run --date YYYY-MM-DD` first")
+    markets = store.read_sql("SELECT DISTINCT market_id FROM market_share_facts WHERE run_date = :d", {"d": run},
+                             settings)["market_id"].tolist()
+    if market not in markets:
+        raise ValueError(f"unknown market {market!r}{_close(market, markets)} (markets: {', '.join(sorted(markets))})")
+    shares = store.read_sql("SELECT market_id, period, entity_id, share_pct FROM market_share_facts "
+                            "WHERE run_date = :d AND market_id = :m", {"d": run, "m": market}, settings)
+    periods = store.read_sql("SELECT period FROM concentration WHERE run_date = :d AND market_id = :m "
+                             "ORDER BY period_end", {"d": run, "m": market}, settings)["period"].tolist()
+    period = period or periods[-1]
+    if period not in periods:
+        raise ValueError(f"market {market} has no period {period!r}; periods: {', '.join(periods)}")
+    shares = shares[(shares["period"] == period) & shares["share_pct"].notna()].reset_index(drop=True)
+    entities = store.read_sql("SELECT * FROM entities", settings=settings)
+    aliases = pd.read_csv((settings or get_settings()).home / "data" / "entity_aliases.csv")
+    alias_map = dict(zip(aliases["alias"], aliases["entity_id"]))
+    a_id = _resolve_entity(acquirer, entities, alias_map)
+    t_id = _resolve_entity(target, entities, alias_map)
+    group = group_of(entities)
+    a_node, t_node = group.get(a_id, a_id), group.get(t_id, t_id)
+    if a_node == t_node:
+        raise ValueError(f"{a_id} and {t_id} already belong to the same group ({a_node})")
+    links = store.read_sql("SELECT * FROM ownership_links WHERE run_date = :d", {"d": run}, settings)
+
+    firm_nodes = sorted({group.get(e, e) for e in shares["entity_id"]} | {a_node, t_node})
+    pre_m = Matrices(links, firm_nodes, group)
+    held = links[(links["status"] == "included") & (links["firm_id"].map(lambda x: group.get(x, x)) == t_node)]
+    held_other = held[held["owner_id"].map(lambda x: group.get(x, x)) != a_node]["beta"].sum()
+    held_by_a = held[held["owner_id"].map(lambda x: group.get(x, x)) == a_node]["beta"].sum()
+    stake = stake_pct / 100.0
+    post_links = links.copy()
+    if stake_pct == 100:
+        post_links = post_links[~((post_links["firm_id"].map(lambda x: group.get(x, x)) == t_node)
+                                  & (post_links["status"] == "included"))]
+    elif stake > 1 - held_other - held_by_a + 1e-9:
+        raise ValueError(f"{t_node} has only {100 * (1 - held_other - held_by_a):.1f}% not held by listed owners; "
+                         f"cannot buy {stake_pct}%")
+    new = {"owner_id": a_node, "firm_id": t_node, "kind": "stake", "beta": stake + (0 if stake_pct == 100 else held_by_a),
+           "votes": stake if control != "none" else 0.0, "gamma_rights": stake if control != "none" else 0.0,
+           "status": "included"}
+    post_links = post_links[~((post_links["owner_id"].map(lambda x: group.get(x, x)) == a_node)
+                              & (post_links["firm_id"].map(lambda x: group.get(x, x)) == t_node))]
+    post_links = pd.concat([post_links, pd.DataFrame([new])], ignore_index=True)
+    post_m = Matrices(post_links, firm_nodes, group)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pre = market_mhhi(shares, pre_m, group).set_index("regime").loc[regime]
+        post = market_mhhi(shares, post_m, group).set_index("regime").loc[regime]
+    node_share = shares.assign(node=shares["entity_id"].map(lambda x: group.get(x, x))).groupby("node")["share_pct"].sum()
+    s_a, s_t = float(node_share.get(a_node, 0.0)), float(node_share.get(t_node, 0.0))
+    merger = stake_pct == 100
+    both = s_a > 0 and s_t > 0
+    pre_hhi = float(pre["hhi"])
+    d_hhi = delta_hhi([s_a, s_t], [0, 1]) if merger and both else 0.0
+    merged_share = s_a + s_t if (merger or control == "full") and both else None
+    result = {
+        "run_date": str(run), "market": market, "period": period, "acquirer": a_id, "acquirer_group": a_node,
+        "target": t_id, "target_group": t_node, "stake_pct": stake_pct, "control": control, "regime": regime,
+        "acquirer_share_pct": s_a, "target_share_pct": s_t,
+        "hhi_pre": pre_hhi, "hhi_post": pre_hhi + d_hhi, "delta_hhi": d_hhi,
+        "mhhi_pre": float(pre["mhhi"]), "mhhi_post": float(post["mhhi"]),
+        "delta_mhhi": float(post["mhhi"] - pre["mhhi"]), "merged_share_pct": merged_share,
+    }
+    # a full merger is screened on HHI (2010 HMG s.5.3); a partial stake on MHHI (O'Brien & Salop 2000)
+    level, change = ((result["hhi_post"], d_hhi) if merger else (result["mhhi_post"], result["delta_mhhi"]))
+    result["screened_on"] = "HHI" if merger else "MHHI"
+    result["verdicts"] = {}
+    for g in GUIDELINES:
+        s = screen(min(level, 10_000.0), change, merged_share, g)
+        result["verdicts"][g] = {"zone": s.zone, "presumption": s.presumption, "concern": s.concern,
+                                 "source": s.source}
+    return result
+
+
+def format_whatif(r: dict) -> str:
+    """Readable text for one what-if result."""
+    lines = [
+        f"What if {r['acquirer']} ({r['acquirer_group']}) takes {r['stake_pct']:g}% of {r['target']} "
+        f"({r['target_group']}), control: {r['control']}",
+        f"Market {r['market']} {r['period']} (run {r['run_date']}); shares: acquirer {r['acquirer_share_pct']:g}%, "
+        f"target {r['target_share_pct']:g}%",
+        "",
+        f"{'':6}{'pre':>10}{'post':>10}{'change':>10}",
+        f"{'HHI':6}{r['hhi_pre']:>10,.0f}{r['hhi_post']:>10,.0f}{r['delta_hhi']:>+10,.1f}",
+        f"{'MHHI':6}{r['mhhi_pre']:>10,.0f}{r['mhhi_post']:>10,.0f}{r['delta_mhhi']:>+10,.1f}",
+        "",
+        f"Screens (on post {r['screened_on']} and its change):",
+    ]
+    for g, v in r["verdicts"].items():
+        flag = "PRESUMPTION" if v["presumption"] else "no presumption"
+        lines.append(f"  {g:8} {v['zone']}; {flag}" + (f"; {v['concern']}" if v["concern"] else ""))
+    return "\n".join(lines)

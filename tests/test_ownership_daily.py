@@ -1,0 +1,127 @@
+"""MHHI from the shipped stake, rights and holder data, and the what-if command."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from riskmodels import pipeline, store
+from riskmodels.whatif import whatif
+
+D = dt.date(2026, 11, 24)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """One published run shared by the read-only tests of this module."""
+    var = tmp_path_factory.mktemp("ownership") / "var"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKMODELS_VAR", str(var))
+        mp.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
+        mp.delenv("RISKMODELS_SOURCES", raising=False)
+        pipeline.run(D)
+        yield var
+
+
+def test_links_are_flagged_never_guessed(published):
+    links = store.read_sql("SELECT * FROM ownership_links WHERE run_date = :d", {"d": D}).set_index(["owner_id", "firm_id", "kind"])
+    # warrants are not holdings
+    assert links.loc[("openai", "amd", "stake"), "status"] == "contingent"
+    assert links.loc[("meta", "amd", "stake"), "status"] == "contingent"
+    # no stake % published: flagged, beta left empty
+    unknown = links.loc[("nvidia", "mistral", "stake")]
+    assert unknown["status"] == "stake_unknown" and pd.isna(unknown["beta"])
+    # the latest known stake wins: Microsoft's OpenAI stake is the Feb-2026 derived 23.5%
+    msft = links.loc[("microsoft", "openai", "stake")]
+    assert msft["beta"] == pytest.approx(0.235) and bool(msft["derived"]) and msft["status"] == "included"
+    # aggregate holder rows never count; firm holders are taken from the stake data
+    assert links.loc[("page-brin", "alphabet", "holder"), "status"] == "aggregate_excluded"
+    assert links.loc[("nvidia", "coreweave", "holder"), "status"] == "duplicate"
+    # non-voting stakes carry no vote in the rights regime
+    assert links.loc[("amazon", "anthropic", "stake"), "gamma_rights"] == 0.0
+    # dual-class company without a reported vote: unknown, no control assumed
+    meta_holder = links.loc[("state-street", "meta", "holder")]
+    assert meta_holder["voting"] == "unknown" and meta_holder["gamma_rights"] == 0.0
+
+
+def test_silent_alphabet_stake_matches_closed_form(published):
+    # Menlo 2025 LLM API spend: Anthropic 40%, OpenAI 27%, Google 21%; Alphabet held 14% of
+    # Anthropic (non-voting, as of 2025-03). Silent interest: MHHI delta = beta * sA * sT
+    # (O'Brien & Salop 2000) = 0.14 * 21 * 40 = 117.6.
+    o = store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d AND market_id = "
+                       "'model.menlo.us-ent-api.spend' AND period = '2025FY'", {"d": D}).set_index("regime")
+    assert o.loc["silent", "hhi"] == 2770
+    assert o.loc["silent", "delta_mhhi"] == pytest.approx(117.6)
+    assert o.loc["silent", "mhhi"] <= o.loc["proportional", "mhhi"] <= o.loc["full", "mhhi"]
+    assert str(o.loc["silent", "ownership_as_of"]) == "2025-12-31"
+    drivers = store.read_sql("SELECT * FROM mhhi_drivers WHERE run_date = :d AND market_id = "
+                             "'model.menlo.us-ent-api.spend' AND period = '2025FY' AND regime = 'silent' "
+                             "ORDER BY rank", {"d": D})
+    top = drivers.iloc[0]
+    assert (top.owner_id, top.firm_id) == ("alphabet", "anthropic")
+    assert top.delta_contribution == pytest.approx(117.6)
+
+
+def test_ownership_is_taken_as_of_the_period(published):
+    o = store.read_sql("SELECT period, regime, delta_mhhi, ownership_as_of FROM ownership_concentration "
+                       "WHERE run_date = :d AND market_id = 'cloud.synergy.ww'", {"d": D})
+    early = o[o.period == "2022Q1"]
+    # the first holder row for the cloud groups is dated 2022-12: before it there is nothing to adjust
+    assert (early.delta_mhhi.abs() < 1e-9).all() and set(early.ownership_as_of.astype(str)) == {"2022-03-31"}
+    late = o[(o.period == "2025Q4") & (o.regime == "proportional")]
+    assert late.delta_mhhi.item() > 0  # Vanguard and BlackRock hold Amazon, Microsoft and Alphabet
+
+
+def test_band_view(published):
+    band = store.read_sql("SELECT * FROM v_mhhi_band WHERE market_id = 'cloud.synergy.ww'")
+    assert len(band) == store.read_sql("SELECT COUNT(*) AS n FROM concentration WHERE run_date = :d AND "
+                                       "market_id = 'cloud.synergy.ww'", {"d": D}).n.item()
+    assert (band.mhhi_low <= band.mhhi_high).all() and (band.mhhi_silent >= band.hhi - 1e-9).all()
+
+
+def test_whatif_full_merger(published):
+    r = whatif("cloud.synergy.ww", "AWS", "Google Cloud", 100, period="2025Q4")
+    # Synergy 2025Q4: Amazon 28%, Google 14%: dHHI = 2 * 28 * 14 = 784 (2010 HMG s.5.3)
+    assert (r["acquirer_group"], r["target_group"]) == ("amazon", "alphabet")
+    assert r["delta_hhi"] == 784 and r["hhi_post"] == 1421 + 784
+    assert r["verdicts"]["us-2023"]["presumption"] is True
+    assert r["verdicts"]["eu-2004"]["zone"] == "outside the comfort zones"
+
+
+def test_whatif_silent_stake_closed_form(published):
+    r = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none")
+    assert r["period"] == "2025FY" and r["delta_hhi"] == 0
+    assert r["delta_mhhi"] == pytest.approx(0.10 * 27 * 40)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"market": "cloud.synergi"}, "did you mean cloud.synergy.ww"),
+    ({"target": "antropic"}, "did you mean anthropic"),
+    ({"stake": 150}, "stake_pct must be in"),
+    ({"period": "1999Q1"}, "has no period"),
+    ({"acquirer": "google-cloud", "target": "google-deepmind"}, "same group"),
+])
+def test_whatif_errors(published, kwargs, match):
+    args = {"market": "model.menlo.us-ent-api.spend", "acquirer": "nvidia", "target": "anthropic", "stake": 5,
+            "period": None, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        whatif(args["market"], args["acquirer"], args["target"], args["stake"], period=args["period"])
+
+
+def test_whatif_cli(published):
+    exe = [sys.executable, "-m", "riskmodels.cli", "whatif", "--market", "cloud.synergy.ww", "--acquirer", "aws",
+           "--target", "microsoft-azure", "--stake", "100", "--period", "2025Q4"]
+    out = subprocess.run(exe + ["--json"], env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["delta_hhi"] == 2 * 28 * 21 and set(data["verdicts"]) == {"us-2023", "us-2010", "us-1992", "eu-2004"}
+    text = subprocess.run(exe, env=dict(os.environ), capture_output=True, text=True, timeout=120)
+    assert "PRESUMPTION" in text.stdout and "MHHI" in text.stdout
+    bad = subprocess.run(exe[:-6] + ["--acquirer", "amazn", "--target", "x", "--stake", "5"], env=dict(os.environ),
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown entity 'amazn'" in bad.stderr
