@@ -22,7 +22,12 @@ CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/c
 MARKET_SHARE_FACTS = Asset(name="riskmodels_market_share_facts", uri="riskmodels://store/market_share_facts")
 INVESTMENT_FACTS = Asset(name="riskmodels_investment_facts", uri="riskmodels://store/investment_facts")
 COMMITMENT_FACTS = Asset(name="riskmodels_commitment_facts", uri="riskmodels://store/commitment_facts")
-PUBLISHED = [CONCENTRATION, MARKET_SHARE_FACTS, INVESTMENT_FACTS, COMMITMENT_FACTS]
+OWNERSHIP = Asset(name="riskmodels_ownership_concentration", uri="riskmodels://store/ownership_concentration")
+LOCKIN = Asset(name="riskmodels_lockin_scores", uri="riskmodels://store/lockin_scores")
+CIRCULAR = Asset(name="riskmodels_circular_flows", uri="riskmodels://store/circular_flows")
+ANTITRUST = Asset(name="riskmodels_antitrust_scores", uri="riskmodels://store/antitrust_scores")
+PUBLISHED = [CONCENTRATION, MARKET_SHARE_FACTS, INVESTMENT_FACTS, COMMITMENT_FACTS, OWNERSHIP, LOCKIN, CIRCULAR,
+             ANTITRUST]
 
 
 def _run_date(data_interval_end):

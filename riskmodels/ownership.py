@@ -226,8 +226,10 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
 
     Ownership for each market-period is as of min(period end, run date). Returns three frames:
     ``mhhi`` (market_id, period, regime, hhi, mhhi, delta, ownership_as_of), ``links`` (as of
-    the run date, with status) and ``drivers`` (market_id, period, regime, rank, owner_id,
-    firm_id, beta, delta_contribution: how much MHHI delta falls when that one link is removed).
+    the run date, with status), ``drivers`` (market_id, period, regime, rank, owner_id,
+    firm_id, beta, delta_contribution: how much MHHI delta falls when that one link is removed;
+    the ``top_drivers`` largest per market-period and regime) and ``contributions`` (the same for
+    every link, unranked).
     """
     group = group_of(entities)
     shares = shares[shares["share_pct"].notna()].copy()
@@ -259,6 +261,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     drv = pd.concat(drivers, ignore_index=True) if drivers else pd.DataFrame(
         columns=["market_id", "period", "regime", "delta_contribution", "owner_id", "firm_id", "beta", "link_kind",
                  "rank"])
+    contributions = drv.copy()
     if len(drv):
         drv = drv.sort_values(["market_id", "period", "regime", "delta_contribution"],
                               ascending=[True, True, True, False])
@@ -267,4 +270,4 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     else:
         drv = drv.assign(rank=pd.Series(dtype=int))
     links_now = links_as_of(stakes, holders, entities, run_date, cfg)
-    return mhhi, links_now, drv.reset_index(drop=True)
+    return mhhi, links_now, drv.reset_index(drop=True), contributions.reset_index(drop=True)

@@ -56,13 +56,15 @@ def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.Data
 
 
 def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict,
-                   ownership_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
+                   ownership_cfg: dict | None = None, risk_cfg: dict | None = None,
+                   previous_antitrust: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
     Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts``,
     ``commitment_facts`` and, when the stake and holder datasets are present,
-    ``ownership_concentration``, ``ownership_links`` and ``mhhi_drivers`` (see
-    :mod:`riskmodels.store` for columns and units).
+    ``ownership_concentration``, ``ownership_links`` and ``mhhi_drivers``, and with ``risk_cfg``
+    ``lockin_scores``, ``circular_flows`` and ``antitrust_scores`` (see :mod:`riskmodels.store`
+    for columns and units).
     """
     shares = frames["market_shares"]
     shares = shares[shares["entity_id"].notna()]
@@ -92,7 +94,7 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
         from .ownership import ownership_scores
 
-        mh, links, drivers = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
+        mh, links, drivers, contributions = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
                                               frames["entities"], run_date, ownership_cfg)
         mh = mh.rename(columns={"delta": "delta_mhhi"})
         mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),
@@ -100,6 +102,21 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         out["ownership_concentration"] = mh
         out["ownership_links"] = links.assign(derived=links["derived"].astype(bool))
         out["mhhi_drivers"] = drivers
+        if risk_cfg is not None:
+            from .antitrust import antitrust_scores
+            from .circular import money_graph, round_trips
+            from .lockin import lockin_scores
+
+            lk = lockin_scores(com, inv, frames["stake_rights"], frames["entities"], risk_cfg)
+            loops = round_trips(money_graph(inv, com, frames["entities"], risk_cfg))
+            events = frames.get("regulatory_events", pd.DataFrame(columns=["date", "party_ids", "authority",
+                                                                              "event_type"]))
+            out["lockin_scores"] = lk
+            out["circular_flows"] = loops
+            out["antitrust_scores"] = antitrust_scores(
+                {"investments": inv, "shares": shares, "contributions": contributions, "commitments": com,
+                 "stakes": frames["stake_rights"], "lockin": lk, "loops": loops, "events": events},
+                frames["entities"], risk_cfg, previous_antitrust)
     return out
 
 
@@ -110,8 +127,10 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     t0 = time.perf_counter()
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
+    previous = store.previous_scores("antitrust_scores", run_date, ["subject_type", "subject_id", "score"], settings)
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
-                            load_yaml(settings.home / "config" / "ownership.yaml"))
+                            load_yaml(settings.home / "config" / "ownership.yaml"),
+                            load_yaml(settings.home / "config" / "risk.yaml"), previous)
     safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
     stage = settings.staging_dir / run_date.isoformat() / safe_run
     stage.mkdir(parents=True, exist_ok=True)

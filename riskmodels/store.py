@@ -141,9 +141,45 @@ mhhi_drivers = sa.Table(
     sa.Column("beta", sa.Float), sa.Column("delta_contribution", sa.Float, nullable=False),
 )
 
+lockin_scores = sa.Table(
+    "lockin_scores", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("buyer_id", sa.String(64), primary_key=True),
+    sa.Column("layer", sa.String(16), primary_key=True), sa.Column("score", sa.Float), sa.Column("coverage", sa.Float),
+    sa.Column("basis", sa.String(8)), sa.Column("top_supplier_id", sa.String(64)),
+    sa.Column("top_supplier_share_pct", sa.Float), sa.Column("committed_usd_bn", sa.Float),
+    sa.Column("ceiling_usd_bn", sa.Float), sa.Column("raised_usd_bn", sa.Float),
+    sa.Column("raised_ceiling_usd_bn", sa.Float), sa.Column("components", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False), sa.Column("source_refs", sa.Text),
+)
+
+circular_flows = sa.Table(
+    "circular_flows", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("loop_id", sa.String(16), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False), sa.Column("hops", sa.Integer, nullable=False),
+    sa.Column("edge_kinds", sa.Text, nullable=False), sa.Column("out_usd_bn", sa.Float),
+    sa.Column("out_ceiling_usd_bn", sa.Float), sa.Column("back_usd_bn", sa.Float),
+    sa.Column("back_ceiling_usd_bn", sa.Float), sa.Column("round_trip_ratio", sa.Float),
+    sa.Column("ratio_incl_ceilings", sa.Float), sa.Column("first_date", sa.String(10)),
+    sa.Column("last_date", sa.String(10)), sa.Column("hop_details", sa.Text, nullable=False),
+    sa.Column("source_refs", sa.Text),
+)
+
+antitrust_scores = sa.Table(
+    "antitrust_scores", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("subject_type", sa.String(16), primary_key=True),
+    sa.Column("subject_id", sa.String(140), primary_key=True), sa.Column("investor_id", sa.String(64)),
+    sa.Column("investee_id", sa.String(64)), sa.Column("score", sa.Float, nullable=False),
+    sa.Column("rank", sa.Integer), sa.Column("rank_p05", sa.Float), sa.Column("rank_p95", sa.Float),
+    sa.Column("rank_std", sa.Float), sa.Column("score_pca", sa.Float), sa.Column("components", sa.Text, nullable=False),
+    sa.Column("explanation", sa.Text, nullable=False), sa.Column("source_refs", sa.Text),
+    sa.Column("previous_score", sa.Float), sa.Column("score_change", sa.Float), sa.Column("movement_z", sa.Float),
+    sa.Column("movement_flag", sa.Boolean),
+)
+
 #: Score tables published per run date, in write order.
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
-                                    ownership_concentration, ownership_links, mhhi_drivers)}
+                                    ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
+                                    circular_flows, antitrust_scores)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 
@@ -289,6 +325,17 @@ def read_sql(query: str, params: dict | None = None, settings: Settings | None =
     engine = get_engine(settings)
     with engine.connect() as conn:
         return pd.read_sql(sa.text(query), conn, params=params or {})
+
+
+def previous_scores(table: str, run_date: dt.date, columns: list[str], settings: Settings | None = None) -> pd.DataFrame:
+    """Rows of ``table`` from the latest run date before ``run_date`` (empty if none)."""
+    t = metadata.tables[table]
+    engine = get_engine(settings)
+    with engine.connect() as conn:
+        prev = conn.execute(sa.select(sa.func.max(t.c.run_date)).where(t.c.run_date < run_date)).scalar()
+        if prev is None:
+            return pd.DataFrame(columns=columns)
+        return pd.read_sql(sa.select(*[t.c[c] for c in columns]).where(t.c.run_date == prev), conn)
 
 
 def schema_ddl(dialect: str = "sqlite") -> str:

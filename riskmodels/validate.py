@@ -115,6 +115,8 @@ def _describe(er, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
     shown = column
     if isinstance(column, str) and column.startswith("__bad_"):
         shown = column.removeprefix("__bad_")
+    elif isinstance(column, str) and column.startswith("__unregistered_"):
+        shown = column.removeprefix("__unregistered_") + " (ids not in the entity registry)"
     elif isinstance(column, str) and column in labels:
         shown = f"{column} ({labels[column]})"
     res = er.result or {}
@@ -178,6 +180,12 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         name = ref["dataset"]
         doc = load_suite_dict(ref["suite"], settings)
         frame = prepare_frame(frames[name], doc.get("meta", {}))
+        known = set(params["entity_ids"])
+        for col in doc.get("meta", {}).get("id_list_columns", []):
+            if col in frame.columns:  # ";"-separated entity ids: every one must be in the registry
+                ids = frame[col].fillna("").astype(str).str.split(";")
+                unknown = ids.map(lambda xs: ";".join(x for x in xs if x and x not in known) or None)
+                frame[f"__unregistered_{col}"] = unknown.astype(object)
         suite = ctx.suites.add_or_update(load_suite(ref["suite"], settings))
         try:
             asset = source.get_asset(name)

@@ -116,7 +116,7 @@ ALIASES = [
     ("OpenAI Foundation", "*", "openai-foundation"),
     ("Anthropic", "*", "anthropic"), ("Anthropic Long-Term Benefit Trust", "*", "anthropic-ltbt"),
     ("xAI", "*", "xai"), ("Mistral AI", "*", "mistral"), ("Mistral", "*", "mistral"),
-    ("Inflection AI", "*", "inflection"), ("Adept AI", "*", "adept"), ("Character.AI", "*", "character-ai"),
+    ("Inflection AI", "*", "inflection"), ("Inflection", "*", "inflection"), ("Adept AI", "*", "adept"), ("Character.AI", "*", "character-ai"),
     ("Scale AI", "*", "scale-ai"), ("SoftBank", "*", "softbank"), ("US government", "*", "us-government"),
     ("Vanguard Group", "*", "vanguard"), ("BlackRock", "*", "blackrock"), ("State Street", "*", "state-street"),
     ("FMR LLC (Fidelity)", "*", "fidelity"), ("Geode Capital Management", "*", "geode"),
@@ -453,8 +453,24 @@ def main(ref: Path, out: Path) -> None:
           ["as_of", "company_id", "holder_id"] + list(hold[0].keys())[1:] + ["ref_file", "ref_row"],
           [{**h, "company_id": res(h["company"], "company"), "holder_id": res(h["holder"], "holder"),
             "ref_file": "institutional_holders.csv", "ref_row": i} for i, h in enumerate(hold, 1)])
-    # copied verbatim (used by later issues); provenance columns are already in them.
-    for name in ("regulatory_events.csv", "compute_ownership.csv", "hhi_reference.csv"):
+    # regulatory events: parties resolved to entity ids (every alias found in the parties text,
+    # longest first, so "Microsoft Azure" is not also read as "Microsoft")
+    events = read(ref / "regulatory_events.csv")
+    names = sorted({a for a, _, _ in ALIASES}, key=len, reverse=True)
+    pattern = re.compile("|".join(r"(?<![\w.])" + re.escape(n) + r"(?![\w])" for n in names))
+    rows = []
+    for i, ev in enumerate(events, 1):
+        text, found = ev["parties"], []
+        for m in pattern.finditer(text):
+            eid = res(m.group(0), "company")
+            if eid not in found:
+                found.append(eid)
+        if not found:
+            raise KeyError(f"regulatory_events row {i}: no known party in {text!r}")
+        rows.append({**ev, "party_ids": ";".join(found), "ref_file": "regulatory_events.csv", "ref_row": i})
+    write(out / "regulatory_events.csv", ["date", "party_ids"] + list(events[0].keys())[1:] + ["ref_file", "ref_row"], rows)
+    # copied verbatim (context for analysts); provenance columns are already in them.
+    for name in ("compute_ownership.csv", "hhi_reference.csv"):
         rows = read(ref / name)
         write(out / name, list(rows[0].keys()), rows)
 

@@ -39,3 +39,30 @@ SELECT o.run_date, o.market_id, o.period,
 FROM ownership_concentration o
 WHERE o.run_date = (SELECT MAX(run_date) FROM ownership_concentration)
 GROUP BY o.run_date, o.market_id, o.period;
+
+-- Antitrust risk of the latest run, riskiest first, with the rank band under perturbed weights
+-- and the sources of each relationship.
+CREATE VIEW v_latest_antitrust AS
+SELECT a.run_date, a.subject_type, a.subject_id, a.investor_id, a.investee_id, a.score, a.rank,
+       a.rank_p05, a.rank_p95, a.score_pca, a.score_change, a.movement_flag, a.explanation, a.source_refs
+FROM antitrust_scores a
+WHERE a.run_date = (SELECT MAX(run_date) FROM antitrust_scores);
+
+-- Movers since the previous run: ORDER BY abs_change DESC for the top movers.
+CREATE VIEW v_antitrust_movers AS
+SELECT a.run_date, a.subject_type, a.subject_id, a.previous_score, a.score, a.score_change,
+       ABS(a.score_change) AS abs_change, a.movement_z,
+       a.movement_flag, a.explanation
+FROM antitrust_scores a
+WHERE a.run_date = (SELECT MAX(run_date) FROM antitrust_scores) AND a.score_change IS NOT NULL;
+
+-- Vendor lock-in of the latest run with its sources.
+CREATE VIEW v_latest_lockin AS
+SELECT l.run_date, l.buyer_id, l.layer, l.score, l.coverage, l.basis, l.top_supplier_id, l.top_supplier_share_pct,
+       l.committed_usd_bn, l.ceiling_usd_bn, l.explanation, l.source_refs
+FROM lockin_scores l
+WHERE l.run_date = (SELECT MAX(run_date) FROM lockin_scores);
+
+-- Money loops of the latest run.
+CREATE VIEW v_latest_circular_flows AS
+SELECT c.* FROM circular_flows c WHERE c.run_date = (SELECT MAX(run_date) FROM circular_flows);

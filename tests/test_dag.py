@@ -47,8 +47,9 @@ def test_structure(dagbag):
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_exponential_backoff
     assert {a.uri for a in dag.task_dict["publish"].outlets} == {
-        "riskmodels://store/concentration", "riskmodels://store/market_share_facts",
-        "riskmodels://store/investment_facts", "riskmodels://store/commitment_facts"}
+        f"riskmodels://store/{t}" for t in ("concentration", "market_share_facts", "investment_facts",
+                                            "commitment_facts", "ownership_concentration", "lockin_scores",
+                                            "circular_flows", "antitrust_scores")}
 
 
 def test_dag_file_parses_without_heavy_imports():

@@ -1,0 +1,109 @@
+"""Circular financing: the directed money graph and its round trips (networkx).
+
+Nodes are ownership groups (Azure -> Microsoft, AWS -> Amazon). Edges point the way money
+flows: ``equity`` investor -> investee, ``spend`` buyer -> supplier (compute commitments) and
+``supply`` cloud -> chip vendor, implied where a commitment names the accelerator family a cloud
+runs it on (the amount of that purchase is unknown). Parallel deals of one kind between the same
+pair are summed, counted amounts (reported, lower bound) apart from "up to" ceilings.
+
+A round trip is a simple cycle of at most three hops with at least one equity edge (A invests
+in B, B commits spend to A; or Nvidia -> Anthropic -> Microsoft -> Nvidia). Each loop is
+rotated to start at the investor of its first equity hop: dollars out are that investment,
+dollars back the flow on the last hop into the origin; the round-trip ratio is back / out on
+counted amounts, and separately with ceilings included.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .lockin import prepare_commitments, prepare_investments
+
+
+def money_graph(investments: pd.DataFrame, commitments: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> nx.DiGraph:
+    """DiGraph of groups; edge attribute ``flows`` maps kind -> {usd, usd_ceiling, first_date,
+    last_date, refs, n_deals}; ``usd`` is None when no counted amount is known."""
+    inv = prepare_investments(investments, entities, cfg)
+    com = prepare_commitments(commitments, entities, cfg)
+    eq = pd.DataFrame({"src": inv["investor_group"], "dst": inv["investee_group"], "kind": "equity",
+                       "usd": inv["usd"], "usd_ceiling": inv["usd_ceiling"], "date": inv["date"],
+                       "ref": "investments.csv#" + inv["ref_row"].astype(str)})
+    sp = pd.DataFrame({"src": com["buyer_group"], "dst": com["supplier_group"], "kind": "spend", "usd": com["usd"],
+                       "usd_ceiling": com["usd_ceiling"], "date": com["date"],
+                       "ref": "compute_commitments.csv#" + com["ref_row"].astype(str)})
+    su = com[com["chip_vendor"].notna()]
+    su = pd.DataFrame({"src": su["supplier_group"], "dst": su["chip_vendor"], "kind": "supply", "usd": np.nan,
+                       "usd_ceiling": np.nan, "date": su["date"],
+                       "ref": "compute_commitments.csv#" + su["ref_row"].astype(str) + " (accelerator family)"})
+    edges = pd.concat([eq, sp, su], ignore_index=True)
+    edges = edges[edges["src"] != edges["dst"]]
+    agg = edges.groupby(["src", "dst", "kind"]).agg(
+        usd=("usd", lambda x: float(x.sum()) if x.notna().any() else None),
+        usd_ceiling=("usd_ceiling", lambda x: float(x.sum()) if x.notna().any() else None),
+        first_date=("date", "min"), last_date=("date", "max"), refs=("ref", lambda x: sorted(set(x))),
+        n_deals=("ref", "size")).reset_index()
+    agg = agg.astype(object).where(agg.notna(), None)
+    g = nx.DiGraph()
+    for row in agg.itertuples(index=False):
+        if not g.has_edge(row.src, row.dst):
+            g.add_edge(row.src, row.dst, flows={})
+        g[row.src][row.dst]["flows"][row.kind] = {
+            "usd": row.usd, "usd_ceiling": row.usd_ceiling, "first_date": row.first_date,
+            "last_date": row.last_date, "refs": row.refs, "n_deals": int(row.n_deals)}
+    return g
+
+
+def _hop_amount(flows: dict, prefer: tuple[str, ...]) -> tuple[str, float | None, float | None]:
+    for kind in prefer:
+        if kind in flows:
+            f = flows[kind]
+            return kind, f["usd"], f["usd_ceiling"]
+    kind = next(iter(flows))
+    return kind, flows[kind]["usd"], flows[kind]["usd_ceiling"]
+
+
+def round_trips(g: nx.DiGraph, max_hops: int = 3) -> pd.DataFrame:
+    """Every simple cycle of 2..max_hops hops with an equity edge, one row per loop."""
+    rows = []
+    for cycle in nx.simple_cycles(g, length_bound=max_hops):
+        if len(cycle) < 2:
+            continue
+        hops = [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]
+        eq_idx = [i for i, (u, v) in enumerate(hops) if "equity" in g[u][v]["flows"]]
+        if not eq_idx:
+            continue
+        start = eq_idx[0]
+        hops = hops[start:] + hops[:start]
+        path = [u for u, _ in hops] + [hops[0][0]]
+        details, refs, dates = [], [], []
+        for n, (u, v) in enumerate(hops):
+            flows = g[u][v]["flows"]
+            prefer = ("equity",) if n == 0 else ("spend", "supply", "equity")
+            kind, usd, ceiling = _hop_amount(flows, prefer)
+            details.append({"from": u, "to": v, "kind": kind, "usd_bn": usd, "usd_ceiling_bn": ceiling,
+                            "other_kinds": sorted(set(flows) - {kind}),
+                            "first_date": flows[kind]["first_date"], "last_date": flows[kind]["last_date"]})
+            refs.extend(flows[kind]["refs"])
+            dates.extend([flows[kind]["first_date"], flows[kind]["last_date"]])
+        out, back = details[0], details[-1]
+        ratio = back["usd_bn"] / out["usd_bn"] if out["usd_bn"] and back["usd_bn"] is not None else None
+        out_all = (out["usd_bn"] or 0) + (out["usd_ceiling_bn"] or 0)
+        back_all = (back["usd_bn"] or 0) + (back["usd_ceiling_bn"] or 0)
+        ratio_all = back_all / out_all if out_all and (back["usd_bn"] is not None or back["usd_ceiling_bn"] is not None) else None
+        key = ">".join(path)
+        rows.append({
+            "loop_id": hashlib.sha1(key.encode()).hexdigest()[:12], "path": key, "hops": len(hops),
+            "edge_kinds": ">".join(d["kind"] for d in details),
+            "out_usd_bn": out["usd_bn"], "out_ceiling_usd_bn": out["usd_ceiling_bn"],
+            "back_usd_bn": back["usd_bn"], "back_ceiling_usd_bn": back["usd_ceiling_bn"],
+            "round_trip_ratio": ratio, "ratio_incl_ceilings": ratio_all,
+            "first_date": min(dates), "last_date": max(dates), "hop_details": json.dumps(details),
+            "source_refs": ";".join(sorted(set(refs)))})
+    cols = ["loop_id", "path", "hops", "edge_kinds", "out_usd_bn", "out_ceiling_usd_bn", "back_usd_bn",
+            "back_ceiling_usd_bn", "round_trip_ratio", "ratio_incl_ceilings", "first_date", "last_date",
+            "hop_details", "source_refs"]
+    return pd.DataFrame(rows, columns=cols).sort_values(["hops", "path"]).reset_index(drop=True)

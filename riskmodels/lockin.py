@@ -1,0 +1,211 @@
+"""Vendor lock-in per model builder and layer (cloud, accelerator, all), 0-100.
+
+Components (each 0-1, stored with its value, weight and contribution; config/risk.yaml):
+
+* ``supplier_concentration``: HHI / 10,000 of the buyer's committed compute by supplier group,
+  in USD where any counted USD amount exists, otherwise in GW (the basis is stored);
+* ``accelerator_dependence``: the largest share of committed compute (same basis) known to run
+  on one vendor's proprietary stack (Nvidia/CUDA, TPU, Trainium, AMD Instinct, ...); compute
+  whose chip family is unknown counts for no vendor, so this is a lower bound;
+* ``equity_entanglement``: the share of the buyer's known outside funding that comes from its
+  own compute suppliers (in that layer);
+* ``contract_weight``: committed USD relative to the capital raised (10x = 1) and the
+  USD-weighted term (10 years = 1), 0.7/0.3;
+* ``exclusivity``: 1 if a supplier-investor holds an exclusivity or ROFR right over the buyer
+  that has not ended (end dates listed).
+
+Only ``reported`` and ``lower_bound`` amounts count; "up to" ceilings are listed apart. A
+component without data is left out and the weights of the others rescaled (``coverage`` is the
+weight share that had data); a buyer with no commitment in a layer gets no score.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+
+from .ownership import group_of
+
+LAYERS = ("cloud", "accelerator", "all")
+
+
+def supplier_layer(entities: pd.DataFrame) -> dict[str, str]:
+    """entity_id -> 'cloud' or 'accelerator' (the first of its layers that is one of them)."""
+    out = {}
+    for eid, layers in zip(entities["entity_id"], entities["layers"].fillna("")):
+        out[eid] = next((lay for lay in layers.split(";") if lay in ("cloud", "accelerator")), "other")
+    return out
+
+
+def model_builders(entities: pd.DataFrame) -> list[str]:
+    is_model = entities["layers"].fillna("").str.split(";").map(lambda xs: "model" in xs)
+    return sorted(entities.loc[is_model & (entities["kind"] == "firm"), "entity_id"])
+
+
+def prepare_commitments(commitments: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Commitments with group ids, supplier layer, counted USD/GW and the chip vendor."""
+    group = group_of(entities)
+    counted = set(cfg["amounts"]["counted_bases"])
+    c = commitments.copy()
+    c["buyer_group"] = c["buyer_id"].map(lambda x: group.get(x, x))
+    c["supplier_group"] = c["supplier_id"].map(lambda x: group.get(x, x))
+    c["supplier_layer"] = c["supplier_id"].map(supplier_layer(entities))
+    c["usd"] = c["amount_usd_bn"].where(c["amount_basis"].isin(counted))
+    c["usd_ceiling"] = c["amount_usd_bn"].where(c["amount_basis"] == "ceiling")
+    c["gw"] = c["power_gw"].where(c["power_basis"].isin(counted))
+    c["chip_vendor"] = c["accelerator_family"].map(cfg["lockin"]["accelerator_vendor"])
+    return c
+
+
+def prepare_investments(investments: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    group = group_of(entities)
+    counted = set(cfg["amounts"]["counted_bases"])
+    i = investments.copy()
+    i["investor_group"] = i["investor_id"].map(lambda x: group.get(x, x))
+    i["investee_group"] = i["investee_id"].map(lambda x: group.get(x, x))
+    i["usd"] = i["amount_usd_bn"].where(i["amount_basis"].isin(counted))
+    i["usd_ceiling"] = i["amount_usd_bn"].where(i["amount_basis"] == "ceiling")
+    return i
+
+
+def _basis_value(c: pd.DataFrame) -> pd.DataFrame:
+    """Per (buyer, layer): the basis (usd if any counted USD, else gw) and each row's value on it."""
+    totals = c.groupby(["buyer_group", "layer"]).agg(usd_total=("usd", "sum"), gw_total=("gw", "sum"))
+    basis = np.where(totals["usd_total"] > 0, "usd", np.where(totals["gw_total"] > 0, "gw", None))
+    totals["basis"] = basis
+    c = c.join(totals["basis"], on=["buyer_group", "layer"])
+    c["value"] = np.where(c["basis"] == "usd", c["usd"], np.where(c["basis"] == "gw", c["gw"], np.nan))
+    return c
+
+
+def exclusivity_flags(stakes: pd.DataFrame, entities: pd.DataFrame, pattern: str, about: str) -> pd.DataFrame:
+    """Latest exclusivity/ROFR text (matching ``about``) per (investor group, investee group),
+    active unless it matches ``pattern`` (ended, removed, replaced...)."""
+    group = group_of(entities)
+    text = stakes["exclusivity_or_rofr"]
+    s = stakes[text.notna() & text.fillna("").str.contains(about)].copy()
+    if s.empty:
+        return pd.DataFrame(columns=["investor_group", "investee_group", "text", "as_of", "active"])
+    s["investor_group"] = s["investor_id"].map(lambda x: group.get(x, x))
+    s["investee_group"] = s["investee_id"].map(lambda x: group.get(x, x))
+    from .dates import date_end
+
+    s = s.assign(_end=date_end(s["as_of"]), ref_row=pd.to_numeric(s["ref_row"]))
+    s = s.sort_values(["_end", "ref_row"]).groupby(["investor_group", "investee_group"]).tail(1)
+    ended = re.compile(pattern)
+    return pd.DataFrame({"investor_group": s["investor_group"], "investee_group": s["investee_group"],
+                         "text": s["exclusivity_or_rofr"], "as_of": s["as_of"],
+                         "active": ~s["exclusivity_or_rofr"].str.contains(ended)}).reset_index(drop=True)
+
+
+def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: pd.DataFrame,
+                  entities: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """One row per model builder and layer: score (0-100 or NaN), coverage, basis, top supplier,
+    components (JSON: value, weight, contribution, facts), explanation and source rows."""
+    lc = cfg["lockin"]
+    weights, norm = lc["weights"], lc["normalise"]
+    names = entities.set_index("entity_id")["name"].to_dict()
+    c = prepare_commitments(commitments, entities, cfg)
+    c = pd.concat([c.assign(layer=c["supplier_layer"]), c.assign(layer="all")], ignore_index=True)
+    c = c[c["layer"].isin(LAYERS)]
+    c = _basis_value(c)
+    inv = prepare_investments(investments, entities, cfg)
+    excl = exclusivity_flags(stakes, entities, lc["ended_pattern"], lc["exclusivity_pattern"])
+
+    key = ["buyer_group", "layer"]
+    v = c[c["value"].notna()]
+    by_sup = v.groupby(key + ["supplier_group"])["value"].sum().rename("v").reset_index()
+    by_sup["share"] = by_sup["v"] / by_sup.groupby(key)["v"].transform("sum")
+    hhi = (by_sup.assign(sq=(100 * by_sup["share"]) ** 2).groupby(key)["sq"].sum() / 10_000).rename("supplier_concentration")
+    top = by_sup.sort_values("share", ascending=False).groupby(key).head(1).set_index(key)[["supplier_group", "share"]]
+    fam = v[v["chip_vendor"].notna()]
+    by_vendor = fam.groupby(key + ["chip_vendor"])["value"].sum().rename("v").reset_index()
+    # share of ALL committed compute in the layer known to run on the vendor (a lower bound
+    # when the family of some commitments is unknown: nothing is guessed)
+    by_vendor = by_vendor.join(v.groupby(key)["value"].sum().rename("layer_total"), on=key)
+    by_vendor["share"] = by_vendor["v"] / by_vendor["layer_total"]
+    topv = by_vendor.sort_values("share", ascending=False).groupby(key).head(1).set_index(key)[["chip_vendor", "share"]]
+    coverage_fam = (fam.groupby(key)["value"].sum() / v.groupby(key)["value"].sum()).rename("family_coverage")
+    suppliers = v.groupby(key)["supplier_group"].agg(lambda xs: sorted(set(xs))).rename("suppliers")
+    committed_usd = c.groupby(key)["usd"].sum(min_count=1).rename("committed_usd")
+    ceiling_usd = c.groupby(key)["usd_ceiling"].sum(min_count=1).rename("ceiling_usd")
+    term = c[c["usd"].notna() & c["term_years"].notna()]
+    term_w = (term.assign(w=term["usd"] * term["term_years"]).groupby(key)["w"].sum()
+              / term.groupby(key)["usd"].sum()).rename("term_years")
+    refs = c.groupby(key)["ref_row"].agg(lambda xs: ";".join(f"compute_commitments.csv#{int(x)}" for x in sorted(set(xs))))
+    basis = c.groupby(key)["basis"].first()
+
+    rows = []
+    raised = inv.groupby("investee_group")["usd"].sum(min_count=1)
+    raised_ceiling = inv.groupby("investee_group")["usd_ceiling"].sum(min_count=1)
+    for buyer in model_builders(entities):
+        for layer in LAYERS:
+            k = (buyer, layer)
+            comps: dict[str, dict] = {}
+            has = k in basis.index and basis.get(k) is not None
+            if has:
+                ts, tsh = top.loc[k]
+                comps["supplier_concentration"] = {
+                    "value": float(hhi[k]), "facts": f"{len(suppliers[k])} supplier(s) on a {basis[k].upper()} basis; "
+                    f"top {names.get(ts, ts)} {100 * tsh:.0f}%"}
+                if k in topv.index:
+                    tv, tvs = topv.loc[k]
+                    comps["accelerator_dependence"] = {
+                        "value": float(tvs), "facts": f"{100 * tvs:.0f}% of committed compute is known to run on "
+                        f"{names.get(tv, tv)} hardware (chip family unknown for {100 * (1 - coverage_fam[k]):.0f}%)"}
+                funded = inv[inv["investee_group"] == buyer]
+                total = funded["usd"].sum()
+                if total > 0:
+                    from_sup = funded[funded["investor_group"].isin(suppliers[k])]["usd"].sum()
+                    comps["equity_entanglement"] = {
+                        "value": float(from_sup / total), "facts": f"${from_sup:g}bn of ${total:g}bn known outside funding "
+                        f"(excl. ceilings) comes from its suppliers"}
+                cu = committed_usd.get(k)
+                parts, facts = [], []
+                if pd.notna(cu) and raised.get(buyer, 0) > 0:
+                    ratio = cu / raised[buyer]
+                    parts.append((norm["contract_ratio_weight"], min(1.0, ratio / norm["contract_ratio_full"])))
+                    facts.append(f"${cu:g}bn committed vs ${raised[buyer]:g}bn raised ({ratio:.1f}x)")
+                if pd.notna(term_w.get(k)):
+                    parts.append((1 - norm["contract_ratio_weight"], min(1.0, term_w[k] / norm["term_years_full"])))
+                    facts.append(f"USD-weighted term {term_w[k]:.1f} years")
+                if parts:
+                    comps["contract_weight"] = {"value": float(sum(w * x for w, x in parts) / sum(w for w, _ in parts)),
+                                                "facts": "; ".join(facts)}
+                e = excl[(excl["investee_group"] == buyer) & excl["investor_group"].isin(suppliers[k])]
+                act = e[e["active"]]
+                comps["exclusivity"] = {
+                    "value": 1.0 if len(act) else 0.0,
+                    "facts": ("; ".join(f"{names.get(r.investor_group, r.investor_group)} since {r.as_of}: {r.text}"
+                                        for r in act.itertuples()) if len(act) else "no active exclusivity/ROFR known")
+                    + ("".join(f"; ended {r.as_of}: {names.get(r.investor_group, r.investor_group)}"
+                               for r in e[~e["active"]].itertuples()))}
+            avail = {n: d for n, d in comps.items() if d["value"] is not None and not np.isnan(d["value"])}
+            wsum = sum(weights[n] for n in avail)
+            for n, d in avail.items():
+                d["weight"] = weights[n]
+                d["contribution"] = 100 * weights[n] * d["value"] / wsum if wsum else 0.0
+            score = float(sum(d["contribution"] for d in avail.values())) if avail else np.nan
+            who = names.get(buyer, buyer)
+            if not has:
+                explanation = f"{who} ({layer}): no compute commitment with a counted amount is known in this layer"
+            else:
+                ordered = sorted(avail.items(), key=lambda kv: -kv[1]["contribution"])
+                explanation = f"{who} ({layer}) lock-in {score:.0f}/100: " + "; ".join(
+                    f"{n.replace('_', ' ')} {d['value']:.2f} ({d['facts']})" for n, d in ordered)
+                if pd.notna(ceiling_usd.get(k)):
+                    explanation += f"; ceilings kept apart: ${ceiling_usd[k]:g}bn 'up to'"
+            rows.append({
+                "buyer_id": buyer, "layer": layer, "score": score, "coverage": wsum / sum(weights.values()),
+                "basis": basis.get(k) if has else None,
+                "top_supplier_id": top.loc[k, "supplier_group"] if has else None,
+                "top_supplier_share_pct": 100 * float(top.loc[k, "share"]) if has else None,
+                "committed_usd_bn": float(committed_usd.get(k)) if has and pd.notna(committed_usd.get(k)) else None,
+                "ceiling_usd_bn": float(ceiling_usd.get(k)) if has and pd.notna(ceiling_usd.get(k)) else None,
+                "raised_usd_bn": float(raised.get(buyer)) if pd.notna(raised.get(buyer, np.nan)) else None,
+                "raised_ceiling_usd_bn": float(raised_ceiling.get(buyer)) if pd.notna(raised_ceiling.get(buyer, np.nan)) else None,
+                "components": json.dumps(avail, sort_keys=True), "explanation": explanation,
+                "source_refs": refs.get(k, "")})
+    return pd.DataFrame(rows)
