@@ -144,7 +144,7 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
         for layer in LAYERS:
             k = (buyer, layer)
             comps: dict[str, dict] = {}
-            has = k in basis.index and basis.get(k) is not None
+            has = k in basis.index and pd.notna(basis.get(k)) and k in top.index
             if has:
                 ts, tsh = top.loc[k]
                 comps["supplier_concentration"] = {

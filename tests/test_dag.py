@@ -82,5 +82,5 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
     assert set(json.loads(runs.step_seconds.item())) == {"ingest", "validate", "score", "publish"}
     from riskmodels.pipeline import datasets
 
-    assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 7
+    assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 8
     assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)
