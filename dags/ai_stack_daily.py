@@ -3,8 +3,9 @@
 
 Every day at 06:00 UTC this DAG lands each dataset of `config/sources.yaml` (one mapped
 task per dataset, in parallel), validates them with the Great Expectations suites in
-`expectations/`, computes concentration per market-period and publishes the risk store
-tables in one transaction. All logic lives in `riskmodels.pipeline`; this file only wires it.
+`expectations/`, computes concentration, ownership, lock-in and risk scores, publishes the
+risk store tables in one transaction and mails one alert digest of the threshold crossings.
+All logic lives in `riskmodels`; this file only wires it.
 
 **Run date.** The schedule is a `CronDataIntervalTimetable`: the run at D 06:00 covers the
 interval [D-1 06:00, D 06:00) and publishes scores *as of* D = the data-interval end's UTC
@@ -16,7 +17,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
+
+from riskmodels.notify import RunFailureNotifier
 
 CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/concentration")
 MARKET_SHARE_FACTS = Asset(name="riskmodels_market_share_facts", uri="riskmodels://store/market_share_facts")
@@ -31,7 +34,10 @@ PUBLISHED = [CONCENTRATION, MARKET_SHARE_FACTS, INVESTMENT_FACTS, COMMITMENT_FAC
 
 
 def _run_date(data_interval_end):
-    return data_interval_end.in_timezone("UTC").date()
+    import datetime
+
+    d = data_interval_end.in_timezone("UTC")
+    return datetime.date(d.year, d.month, d.day)
 
 
 def _all(refs) -> list:
@@ -50,6 +56,8 @@ def _all(refs) -> list:
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        # once per failed run, after retries (task-level: DAG-level notifiers break dag.test())
+        "on_failure_callback": RunFailureNotifier(),
     },
     tags=["riskmodels", "concentration"],
     doc_md=__doc__,
@@ -95,9 +103,24 @@ def ai_stack_daily():
                  "validate": staged["validate_seconds"], "score": staged["seconds"]}
         return write(staged, refs, _run_date(data_interval_end), run_id, steps)
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def alerts(published, data_interval_end=None, run_id=None) -> dict:
+        """Runs even when validation failed (the failure is an alert), then fails the run if
+        nothing was published; raises (and so retries) while a digest cannot be delivered."""
+        from airflow.sdk.exceptions import AirflowFailException
+        from riskmodels.pipeline import alert, run_status
+
+        run_date = _run_date(data_interval_end)
+        summary = alert(run_date, run_id)
+        if summary["failed"]:
+            raise RuntimeError(f"digest(s) {summary['failed']} not delivered; they stay queued for the retry")
+        if run_status(run_id) != "published":
+            raise AirflowFailException(f"run {run_id} published nothing for {run_date}; alerts were sent")
+        return summary
+
     refs = ingest.expand(dataset=list_datasets())
     checked = validate(refs)
-    publish(score(refs, checked), refs)
+    alerts(publish(score(refs, checked), refs))
 
 
 ai_stack_daily()

@@ -159,6 +159,19 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
     return {"rows": counts, "seconds": steps["publish"]}
 
 
+def run_status(run_id: str, settings: Settings | None = None) -> str | None:
+    """The ``pipeline_runs`` status of one run attempt (None if it never got that far)."""
+    df = store.read_sql("SELECT status FROM pipeline_runs WHERE run_id = :r", {"r": run_id}, settings)
+    return None if df.empty else str(df["status"].iloc[0])
+
+
+def alert(run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
+    """Evaluate the alert rules for ``run_date`` and deliver the digest (and any backlog)."""
+    from .alerts import run_alerts
+
+    return run_alerts(run_date, run_id, settings)
+
+
 def run(run_date: dt.date, run_id: str | None = None, settings: Settings | None = None) -> dict:
     """Run the whole pipeline for one date in-process (what the DAG's tasks do, in order)."""
     settings = settings or get_settings()
@@ -176,10 +189,13 @@ def run(run_date: dt.date, run_id: str | None = None, settings: Settings | None 
     except Exception as exc:
         from .validate import DataQualityError
 
-        if not isinstance(exc, DataQualityError):
+        if isinstance(exc, DataQualityError):
+            alert(run_date, run_id, settings)  # the failed dataset is itself an alert
+        else:
             store.record_run(run_id, run_date, "failed", {r["dataset"]: r["sha256"] for r in refs}, steps,
                              message=f"{type(exc).__name__}: {exc}", settings=settings)
         raise
     steps["publish"] = out["seconds"]
-    return {"run_id": run_id, "run_date": run_date.isoformat(), "rows": out["rows"], "step_seconds": steps,
+    alerted = alert(run_date, run_id, settings)
+    return {"alerts": alerted, "run_id": run_id, "run_date": run_date.isoformat(), "rows": out["rows"], "step_seconds": steps,
             "db_url": settings.db_url}

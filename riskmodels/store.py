@@ -199,6 +199,8 @@ def _engine(url: str) -> sa.Engine:
 
 def get_engine(settings: Settings | None = None) -> sa.Engine:
     """Engine for the risk store (``RISKMODELS_DB_URL``), schema and views created on first use."""
+    from . import alerts  # noqa: F401 - registers the alert tables on the shared metadata
+
     settings = settings or get_settings()
     engine = _engine(settings.db_url)
     init_db(engine, settings.sql_dir)

@@ -35,13 +35,15 @@ def test_no_import_errors(dagbag):
 
 def test_structure(dagbag):
     dag = dagbag.dags["ai_stack_daily"]
-    assert set(dag.task_dict) == {"list_datasets", "ingest", "validate", "score", "publish"}
+    assert set(dag.task_dict) == {"list_datasets", "ingest", "validate", "score", "publish", "alerts"}
     down = {t: dag.task_dict[t].downstream_task_ids for t in dag.task_dict}
     assert down["list_datasets"] == {"ingest"}
     assert down["ingest"] == {"validate", "score", "publish"}
     assert down["validate"] == {"score"}
     assert down["score"] == {"publish"}
-    assert down["publish"] == set()
+    assert down["publish"] == {"alerts"} and down["alerts"] == set()
+    assert dag.task_dict["alerts"].trigger_rule == "all_done"
+    assert type(dag.task_dict["validate"].on_failure_callback[0]).__name__ == "RunFailureNotifier"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     for task in dag.tasks:
@@ -60,7 +62,7 @@ def test_dag_file_parses_without_heavy_imports():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    assert not {"pandas", "great_expectations", "sklearn", "riskmodels"} & set(loaded), loaded
+    assert not {"pandas", "great_expectations", "sklearn", "numpy"} & set(loaded), loaded
 
 
 def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
@@ -84,3 +86,32 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
 
     assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 8
     assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)
+
+
+def test_failed_run_alerts_and_notifies_the_operator_once(airflow_db, dagbag, workspace, tmp_path, monkeypatch):
+    import pandas as pd
+    from airflow.utils.state import DagRunState
+
+    from conftest import write_sources
+    from riskmodels import store
+
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    df = pd.read_csv(ROOT / "data" / "market_shares.csv", dtype=str, keep_default_na=False)
+    df.loc[0, "share_pct"] = "150"
+    bad = tmp_path / "ms.csv"
+    df.to_csv(bad, index=False)
+    monkeypatch.setenv("RISKMODELS_SOURCES", str(write_sources(tmp_path, {"market_shares": str(bad)})))
+    dag = dagbag.dags["ai_stack_daily"]
+    dr = dag.test(logical_date=pendulum.datetime(2026, 11, 20, 6, tz="UTC"))
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert dr.state == DagRunState.FAILED
+    assert states["validate"] == "failed" and states["publish"] == "upstream_failed" and states["alerts"] == "failed"
+    # the failed dataset was alerted (to a file: no SMTP connection here) ...
+    digest = (workspace / "outbox" / "digest-2026-11-20.eml").read_text()
+    assert "dataset-failed-validation" in digest and "market_shares" in digest
+    # ... and the operator was told once, though two tasks failed
+    notes = list((workspace / "outbox" / "operator").glob("*.eml"))
+    assert len(notes) == 1 and "validate" in notes[0].read_text()
+    rows = store.read_sql("SELECT * FROM operator_notifications")
+    assert len(rows) == 1 and rows.task_id.item() == "validate" and rows.transport.item() == "file"
+    assert store.read_sql("SELECT COUNT(*) AS n FROM concentration").n.item() == 0
