@@ -47,6 +47,12 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@echo "Most concentrated markets per layer (latest period of each market; HHI in points, shares in %):"
 	@$(BIN)/riskmodels show concentration --top 3 --per-layer
 	@echo
+	@echo "Riskiest investment relationships (antitrust risk 0-100, rank band under perturbed weights):"
+	@$(BIN)/riskmodels show risk --top 5
+	@echo
+	@echo "Vendor lock-in of model builders (0-100, all layers):"
+	@$(BIN)/riskmodels show lockin --top 5
+	@echo
 	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
 
 test: $(VENV)/.installed-dev

@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run the daily pipeline for one date, in-process (no scheduler)")
     p_run.add_argument("--date", required=True, type=_date, help="run date: YYYY, YYYY-MM or YYYY-MM-DD")
     p_show = sub.add_parser("show", help="print a published table")
-    p_show.add_argument("what", choices=["concentration"])
-    p_show.add_argument("--layer", choices=["cloud", "accelerator", "model"])
+    p_show.add_argument("what", choices=["concentration", "lockin", "risk"])
+    p_show.add_argument("--layer", choices=["cloud", "accelerator", "model", "all"],
+                        help="concentration: cloud|accelerator|model; lockin: cloud|accelerator|all")
     p_show.add_argument("--top", type=int, default=10, help="rows to show (per layer with --per-layer)")
     p_show.add_argument("--per-layer", action="store_true", help="the top rows of each layer")
     p_what = sub.add_parser("whatif", help="HHI/MHHI before and after a hypothetical stake, with guideline screens")
@@ -51,9 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     if args.command == "show":
-        from .report import format_table, latest_concentration
+        from . import report
 
-        print(format_table(latest_concentration(layer=args.layer, top=args.top, per_layer=args.per_layer)))
+        if args.what == "concentration":
+            table = report.latest_concentration(layer=args.layer, top=args.top, per_layer=args.per_layer)
+        elif args.what == "lockin":
+            table = report.latest_lockin(layer=args.layer, top=args.top)
+        else:
+            table = report.latest_risk(top=args.top)
+        print(report.format_table(table))
         return 0
     if args.command == "whatif":
         from .whatif import format_whatif, whatif

@@ -23,6 +23,21 @@ def latest_concentration(layer: str | None = None, top: int = 10, per_layer: boo
     return df.sort_values("hhi", ascending=False, kind="stable").head(top).reset_index(drop=True)
 
 
+def latest_lockin(layer: str | None = None, top: int = 10, settings: Settings | None = None) -> pd.DataFrame:
+    """Lock-in scores of the latest run, highest first (``layer`` defaults to ``all``)."""
+    df = store.read_sql("SELECT buyer_id, layer, score, basis, top_supplier_id, top_supplier_share_pct, "
+                        "committed_usd_bn, ceiling_usd_bn FROM v_latest_lockin WHERE layer = :l AND score IS NOT NULL "
+                        "ORDER BY score DESC", {"l": layer or "all"}, settings)
+    return df.head(top)
+
+
+def latest_risk(top: int = 10, subject_type: str = "relationship", settings: Settings | None = None) -> pd.DataFrame:
+    """Antitrust risk of the latest run, riskiest first, with the rank band."""
+    df = store.read_sql("SELECT subject_id, score, rank, rank_p05, rank_p95, score_pca, score_change, movement_flag "
+                        "FROM v_latest_antitrust WHERE subject_type = :t ORDER BY score DESC", {"t": subject_type}, settings)
+    return df.head(top)
+
+
 def format_table(df: pd.DataFrame) -> str:
     """Plain-text table: HHI in points without decimals, shares in percent."""
     if df.empty:
@@ -31,9 +46,12 @@ def format_table(df: pd.DataFrame) -> str:
     for col in ("hhi", "hhi_upper"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
-    for col in ("attributed_pct", "cr4"):
+    for col in ("attributed_pct", "cr4", "top_supplier_share_pct"):
         if col in out:
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:g}%")
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}%")
+    for col in ("score", "score_pca", "score_change"):
+        if col in out:
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
     return out.to_string(index=False)
 
 
@@ -41,8 +59,12 @@ def where_results_are(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     return "\n".join([
         f"Risk store:  {settings.db_url}",
-        "  tables:    concentration, market_share_facts, investment_facts, commitment_facts, entities, markets,",
-        "             raw_inputs, validation_results, pipeline_runs; views v_latest_concentration, v_concentration_change",
+        "  scores:    concentration, ownership_concentration, mhhi_drivers, lockin_scores, circular_flows, antitrust_scores",
+        "  facts:     market_share_facts, investment_facts, commitment_facts, ownership_links, entities, markets",
+        "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox",
+        "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
+        "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",
+        f"Alerts:      {settings.var / 'outbox'} (when no SMTP connection is configured)",
         f"Landing:     {settings.landing_dir}",
         f"Data Docs:   {settings.gx_dir / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
     ])

@@ -236,3 +236,17 @@ def test_lockin_without_any_amount_has_no_score():
     com = commitments([("2024-06", "lab", "neo", None, None, None, None, None, None, 1)])
     out = lockin_scores(com, INV, STAKES, ENT, CFG).set_index(["buyer_id", "layer"])
     assert np.isnan(out.loc[("lab", "cloud"), "score"]) and out.loc[("lab", "cloud"), "coverage"] == 0
+
+
+def test_show_risk_and_lockin(shipped):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RISKMODELS_VAR": str(shipped), "RISKMODELS_DB_URL": f"sqlite:///{shipped / 'riskmodels.db'}"}
+    risk = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "risk", "--top", "3"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert risk.returncode == 0 and "alphabet->anthropic" in risk.stdout and "rank_p95" in risk.stdout
+    lock = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "lockin"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert lock.returncode == 0 and "anthropic" in lock.stdout and "openai" in lock.stdout
