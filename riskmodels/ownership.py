@@ -124,49 +124,70 @@ def group_of(entities: pd.DataFrame) -> dict[str, str]:
 
 
 class Matrices:
-    """Effective cash-flow and control matrices (owners x firm nodes) for each regime."""
+    """Effective cash-flow and control matrices (owners x firm nodes) for each regime.
+
+    Built once from a links frame; :meth:`without` gives the matrices with one link removed
+    (pure numpy: the leave-one-out scenarios behind the drivers reuse the layout).
+    """
 
     def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str]):
-        inc = links[links["status"] == "included"].copy()
-        inc["firm_id"] = inc["firm_id"].map(lambda x: group.get(x, x))
-        inc["owner_node"] = inc["owner_id"].map(lambda x: group.get(x, x))
-        nodes = sorted(set(inc["firm_id"]) | set(extra_nodes))
+        inc = links[links["status"] == "included"]
+        firm = inc["firm_id"].map(lambda x: group.get(x, x))
+        owner_node = inc["owner_id"].map(lambda x: group.get(x, x))
+        nodes = sorted(set(firm) | set(extra_nodes))
         node_set = set(nodes)
-        firm_owned = inc[inc["owner_node"].isin(node_set) & (inc["owner_node"] != inc["firm_id"])]
-        ultimate = inc[~inc["owner_node"].isin(node_set)]
-        owners = sorted(set(ultimate["owner_id"]))
+        firm_owned = (owner_node.isin(node_set) & (owner_node != firm)).to_numpy()
+        ultimate = (~owner_node.isin(node_set)).to_numpy()
+        owners = sorted(set(inc["owner_id"][ultimate]))
         self.nodes, self.owners = nodes, owners + [RESIDUAL + n for n in nodes]
-        ni = {n: i for i, n in enumerate(nodes)}
+        self.node_index = {n: i for i, n in enumerate(nodes)}
         oi = {o: i for i, o in enumerate(self.owners)}
-        n_nodes, n_owners = len(nodes), len(self.owners)
+        self._n_listed = len(owners)
+        # one entry per included link: which matrix (B for ultimate owners, C for firms), row, column
+        self.link_index = inc.index.to_numpy()
+        self._is_c = firm_owned
+        self._use = ultimate | firm_owned               # a firm's stake in itself is ignored
+        self._row = np.where(firm_owned, owner_node.map(self.node_index).fillna(0).to_numpy(),
+                             inc["owner_id"].map(oi).fillna(0).to_numpy()).astype(int)
+        self._col = firm.map(self.node_index).to_numpy(dtype=int)
+        self._beta = inc["beta"].to_numpy(dtype=float)
+        self._votes = inc["votes"].fillna(0.0).to_numpy(dtype=float)
+        self._gr = inc["gamma_rights"].fillna(0.0).to_numpy(dtype=float)
+        self._build(np.ones(len(inc), dtype=bool))
 
-        def mat(frame, rows, row_index, col):
+    def without(self, position: int) -> "Matrices":
+        """A copy with the link at ``position`` (in ``link_index``) removed."""
+        other = object.__new__(Matrices)
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("beta", "gamma")})
+        mask = np.ones(len(self._beta), dtype=bool)
+        mask[position] = False
+        other._build(mask)
+        return other
+
+    def _build(self, mask: np.ndarray) -> None:
+        n_nodes, n_owners = len(self.nodes), len(self.owners)
+        keep_b = mask & self._use & ~self._is_c
+        keep_c = mask & self._use & self._is_c
+
+        def mat(keep, rows, values):
             m = np.zeros((rows, n_nodes))
-            if len(frame):
-                np.add.at(m, (frame[row_index].map(ri_map[row_index]).to_numpy(), frame["firm_id"].map(ni).to_numpy()),
-                          frame[col].to_numpy(dtype=float))
+            np.add.at(m, (self._row[keep], self._col[keep]), values[keep])
             return m
 
-        ri_map = {"owner_id": oi, "owner_node": ni}
-        B = mat(ultimate, n_owners, "owner_id", "beta")
-        C = mat(firm_owned, n_nodes, "owner_node", "beta")
+        B, C = mat(keep_b, n_owners, self._beta), mat(keep_c, n_nodes, self._beta)
         held = B.sum(axis=0) + C.sum(axis=0)
-        self.overheld = [nodes[i] for i in np.flatnonzero(held > 1 + 1e-9)]
-        residual = np.clip(1.0 - held, 0.0, None)
-        res_rows = np.arange(len(owners), n_owners)
-        B[res_rows, np.arange(n_nodes)] = residual
-
-        votes_b = mat(ultimate.assign(v=ultimate["votes"].fillna(0.0)), n_owners, "owner_id", "v")
-        votes_c = mat(firm_owned.assign(v=firm_owned["votes"].fillna(0.0)), n_nodes, "owner_node", "v")
-        gr_b = mat(ultimate, n_owners, "owner_id", "gamma_rights")
-        gr_c = mat(firm_owned, n_nodes, "owner_node", "gamma_rights")
-        gr_b[res_rows, np.arange(n_nodes)] = np.clip(1.0 - votes_b.sum(axis=0) - votes_c.sum(axis=0), 0.0, None)
-
-        listed = (B[: len(owners)] > 0).sum(axis=0) + (C > 0).sum(axis=0)
+        self.overheld = [self.nodes[i] for i in np.flatnonzero(held > 1 + 1e-9)]
+        res_rows = np.arange(self._n_listed, n_owners)
+        diag = np.arange(n_nodes)
+        B[res_rows, diag] = np.clip(1.0 - held, 0.0, None)
+        votes = mat(keep_b, n_owners, self._votes).sum(axis=0) + mat(keep_c, n_nodes, self._votes).sum(axis=0)
+        gr_b, gr_c = mat(keep_b, n_owners, self._gr), mat(keep_c, n_nodes, self._gr)
+        gr_b[res_rows, diag] = np.clip(1.0 - votes, 0.0, None)
+        listed = (B[: self._n_listed] > 0).sum(axis=0) + (C > 0).sum(axis=0)
         silent_b = np.zeros_like(B)
-        silent_b[res_rows, np.arange(n_nodes)] = 1.0
+        silent_b[res_rows, diag] = 1.0
         full_b = (B > 0).astype(float)
-        full_b[res_rows, np.arange(n_nodes)] = (listed == 0).astype(float)
+        full_b[res_rows, diag] = (listed == 0).astype(float)
         control = {
             "silent": (silent_b, np.zeros_like(C)),
             "rights": (gr_b, gr_c),
@@ -175,7 +196,6 @@ class Matrices:
         }
         self.beta = self._chain(B, C)
         self.gamma = {r: self._chain(*self._normalise(*control[r])) for r in REGIMES}
-        self.node_index = ni
 
     @staticmethod
     def _normalise(g: np.ndarray, c: np.ndarray):
@@ -189,26 +209,31 @@ class Matrices:
         return np.linalg.solve((np.eye(c.shape[0]) - c).T, b.T).T
 
 
-def market_mhhi(shares: pd.DataFrame, mats: Matrices, group: dict[str, str]) -> pd.DataFrame:
-    """HHI, MHHI and delta for every market-period in ``shares`` (columns market_id, period,
-    entity_id, share_pct) under every regime, vectorised over market-periods."""
+def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[str, str]):
+    """Market-periods of ``shares`` as padded arrays: keys (market_id, period), shares S
+    (markets x width, percent) and node columns (padding points one past the last node)."""
     s = shares[shares["share_pct"].notna()].copy()
     s["node"] = s["entity_id"].map(lambda x: group.get(x, x))
-    s["col"] = s["node"].map(mats.node_index)
+    s["col"] = s["node"].map(node_index)
     if s["col"].isna().any():
         raise ValueError(f"market firms without an ownership node: {sorted(s.loc[s['col'].isna(), 'node'])}")
     s["pos"] = s.groupby(["market_id", "period"]).cumcount()
     keys = s[["market_id", "period"]].drop_duplicates().reset_index(drop=True)
     s = s.merge(keys.reset_index(names="m"), on=["market_id", "period"])
     n_m, width = len(keys), int(s["pos"].max()) + 1 if len(s) else 0
-    pad = len(mats.nodes)                                  # a dummy, self-owned column for padding
     S = np.zeros((n_m, width))
-    cols = np.full((n_m, width), pad)
+    cols = np.full((n_m, width), len(node_index))
     S[s["m"], s["pos"]] = s["share_pct"].to_numpy(float)
     cols[s["m"], s["pos"]] = s["col"].to_numpy(int)
+    return keys, S, cols
+
+
+def layout_mhhi(layout, mats: Matrices) -> pd.DataFrame:
+    """HHI, MHHI and delta of a :func:`market_layout` under every regime."""
+    keys, S, cols = layout
     out = []
     for regime in REGIMES:
-        b = np.pad(mats.beta, ((0, 1), (0, 1)))
+        b = np.pad(mats.beta, ((0, 1), (0, 1)))          # a dummy, self-owned column for padding
         g = np.pad(mats.gamma[regime], ((0, 1), (0, 1)))
         b[-1, -1] = g[-1, -1] = 1.0
         B = np.transpose(b[:, cols], (1, 0, 2))             # (markets, owners, firms)
@@ -218,6 +243,12 @@ def market_mhhi(shares: pd.DataFrame, mats: Matrices, group: dict[str, str]) -> 
             res = mhhi_many(S, np.clip(B, 0, 1), np.clip(G, 0, None))
         out.append(pd.concat([keys, res], axis=1).assign(regime=regime))
     return pd.concat(out, ignore_index=True)
+
+
+def market_mhhi(shares: pd.DataFrame, mats: Matrices, group: dict[str, str]) -> pd.DataFrame:
+    """HHI, MHHI and delta for every market-period in ``shares`` (columns market_id, period,
+    entity_id, share_pct) under every regime, vectorised over market-periods."""
+    return layout_mhhi(market_layout(shares, mats.node_index, group), mats)
 
 
 def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame,
@@ -242,17 +273,17 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         inc = links[links["status"] == "included"]
         key = tuple(sorted(zip(inc["owner_id"], inc["firm_id"], inc["beta"].round(12))))
         if key not in link_sets:
-            loo = []
-            if top_drivers:
-                for idx in inc.index:  # one scenario per included link: the same links without it
-                    loo.append((links.loc[idx], Matrices(links.drop(index=idx), market_nodes, group)))
-            link_sets[key] = (Matrices(links, market_nodes, group), loo)
+            mats = Matrices(links, market_nodes, group)
+            # one scenario per included link: the same links without it
+            loo = [(links.loc[idx], mats.without(pos)) for pos, idx in enumerate(mats.link_index)] if top_drivers else []
+            link_sets[key] = (mats, loo)
         mats, loo = link_sets[key]
-        base = market_mhhi(part, mats, group).assign(ownership_as_of=as_of)
+        layout = market_layout(part, mats.node_index, group)
+        base = layout_mhhi(layout, mats).assign(ownership_as_of=as_of)
         results.append(base)
         b = base.set_index(["market_id", "period", "regime"])["delta"]
         for link, scenario in loo:
-            d = market_mhhi(part, scenario, group).set_index(["market_id", "period", "regime"])["delta"]
+            d = layout_mhhi(layout, scenario).set_index(["market_id", "period", "regime"])["delta"]
             contrib = (b - d).rename("delta_contribution").reset_index()
             contrib = contrib[contrib["delta_contribution"].abs() > 1e-6]
             drivers.append(contrib.assign(owner_id=link["owner_id"], firm_id=link["firm_id"], beta=link["beta"],
