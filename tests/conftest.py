@@ -40,7 +40,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def pg_schema(monkeypatch):
+def pg_schema(workspace, monkeypatch):
     """A fresh PostgreSQL schema for one test (dropped afterwards); sets RISKMODELS_DB_URL."""
     import sqlalchemy as sa
 

@@ -1,0 +1,115 @@
+"""The PostgreSQL risk store: concurrent publishes of one date, parallel dates, the analyst role."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from conftest import PG_URL, ROOT
+from riskmodels import pipeline, store
+
+pytestmark = pytest.mark.postgres
+D = dt.date(2026, 11, 24)
+
+
+def staged(workspace) -> tuple[list[dict], dict]:
+    refs = [pipeline.ingest(n, D) for n in pipeline.datasets()]
+    pipeline.validate(refs, D)
+    return refs, pipeline.score(refs, D, "stage-a")
+
+
+def variant(staged_ref: dict, tmp_path, delta: float) -> dict:
+    """A copy of a staged score set with every HHI shifted by ``delta`` (to tell two sets apart)."""
+    out = tmp_path / f"stage-{delta}"
+    out.mkdir()
+    for name in staged_ref["tables"]:
+        frame = pd.read_pickle(f"{staged_ref['staging']}/{name}.pkl")
+        if name == "concentration":
+            frame = frame.assign(hhi=frame["hhi"] + delta)
+        frame.to_pickle(out / f"{name}.pkl")
+    return {**staged_ref, "staging": str(out)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_publishes_of_one_date_leave_one_complete_set(backend, workspace, request, tmp_path):
+    if backend == "postgresql":
+        request.getfixturevalue("pg_schema")
+    refs, a = staged(workspace)
+    b = variant(a, tmp_path, 0.5)
+    expected = store.read_sql("SELECT 1 AS x").x.item()  # warm the engine and schema
+    errors, barrier = [], threading.Barrier(2)
+
+    def go(stage, run_id):
+        try:
+            barrier.wait()
+            pipeline.publish(stage, refs, D, run_id)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(s, r)) for s, r in ((a, "run-a"), (b, "run-b"))]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+    assert not errors, errors
+    conc = store.read_sql("SELECT hhi FROM concentration WHERE run_date = :d", {"d": D})
+    shifted = (conc.hhi * 2 % 1 == 1).sum()       # the variant's HHIs end in .5 (the shares are whole or .x)
+    assert len(conc) == a["rows"]["concentration"] and expected == 1
+    assert shifted in (0, len(conc)), "rows of both publishes are mixed"
+    for name, n in a["rows"].items():
+        got = store.read_sql(f"SELECT COUNT(*) AS n FROM {name} WHERE run_date = :d", {"d": D}).n.item()
+        assert got == n, name
+    assert sorted(store.read_sql("SELECT run_id FROM pipeline_runs").run_id) == ["run-a", "run-b"]
+
+
+def test_other_dates_publish_while_one_date_is_locked(pg_schema, workspace):
+    refs, a = staged(workspace)
+    other = dt.date(2026, 11, 25)
+    engine = store.get_engine()
+    done = {}
+
+    def publish(day, run_id):
+        pipeline.publish(a, refs, day, run_id)
+        done[day] = time.monotonic()
+
+    with engine.connect() as holder:                 # another publisher of D holds D's lock
+        tx = holder.begin()
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{D}"})
+        blocked = threading.Thread(target=publish, args=(D, "waits"))
+        blocked.start()
+        publish(other, "free")                       # a different date is not held up
+        time.sleep(1.0)
+        assert other in done and D not in done
+        tx.commit()
+    blocked.join(60)
+    assert D in done and done[D] > done[other]
+
+
+def test_analyst_role_reads_views_and_nothing_else(pg_schema, workspace):
+    pipeline.run(D)
+    engine = store.get_engine()
+    schema = sa.engine.make_url(pg_schema).query["options"].split("=")[1]
+    login = f"analyst_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text((ROOT / "sql" / "roles.sql").read_text()))
+        conn.execute(sa.text(f'CREATE ROLE "{login}" LOGIN IN ROLE riskmodels_analyst'))
+    analyst = sa.create_engine(sa.engine.make_url(PG_URL).set(username=login),
+                               connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        with analyst.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM v_latest_concentration")).scalar() > 10
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM v_latest_antitrust")).scalar() > 10
+        for stmt in ("SELECT * FROM concentration", "INSERT INTO markets (market_id, layer, definition, geography, "
+                     "analyst, metric) VALUES ('x', 'cloud', 'd', 'g', 'a', 'm')", "UPDATE markets SET layer = 'x'",
+                     "DELETE FROM concentration", "CREATE TABLE evil (x int)", "DROP VIEW v_latest_concentration",
+                     "CREATE VIEW v_evil AS SELECT 1"):
+            with analyst.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied|must be owner"):
+                conn.execute(sa.text(stmt))
+    finally:
+        analyst.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP OWNED BY "{login}"'))
+            conn.execute(sa.text(f'DROP ROLE "{login}"'))
