@@ -1,0 +1,125 @@
+"""Start and stop a real Airflow stack on this machine: api-server, scheduler, dag-processor
+(and a Celery worker), on PostgreSQL metadata, bound to loopback ports. Used by ``make airflow``
+and by the scheduler tests; nothing here is needed by the pipeline itself.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AirflowStack:
+    """An Airflow deployment in ``home`` with its own metadata database URL and executor.
+
+    Parameters
+    ----------
+    home : Path
+        AIRFLOW_HOME (logs, config) for this stack.
+    metadata_url : str
+        SQLAlchemy URL of the metadata database (PostgreSQL), e.g.
+        ``postgresql+psycopg2://postgres@127.0.0.1:5432/airflow``.
+    dags_folder : Path
+        The project's ``dags/``.
+    executor : {"LocalExecutor", "CeleryExecutor"}
+    broker_url : str, optional
+        Celery broker (Redis) for the CeleryExecutor.
+    env : dict
+        Extra environment (the risk store URL, RISKMODELS_VAR, ...).
+    """
+
+    home: Path
+    metadata_url: str
+    dags_folder: Path
+    executor: str = "LocalExecutor"
+    broker_url: str | None = None
+    env: dict = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    processes: dict = field(default_factory=dict)
+    jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))  # shared by every process
+
+    def environ(self) -> dict:
+        e = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        e.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        })
+        if self.executor == "CeleryExecutor":
+            e["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
+            e["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + self.metadata_url.replace("+psycopg2", "")
+            e["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "4"
+        e.update(self.env)
+        return e
+
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        exe = str(Path(sys.executable).with_name("airflow"))
+        return subprocess.run([exe, *args], env=self.environ(), capture_output=True, text=True, timeout=timeout)
+
+    def migrate(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        out = self.airflow("db", "migrate")
+        if out.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+
+    def start(self) -> None:
+        exe = str(Path(sys.executable).with_name("airflow"))
+        commands = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
+                    "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
+        if self.executor == "CeleryExecutor":
+            commands["celery-worker"] = ["celery", "worker", "--concurrency", "4"]
+        for name, args in commands.items():
+            log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
+            self.processes[name] = (subprocess.Popen([exe, *args], env=self.environ(), stdout=log,
+                                                     stderr=subprocess.STDOUT, start_new_session=True), log)
+
+    def stop(self) -> None:
+        for proc, _ in self.processes.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc, log in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+            log.close()
+        self.processes.clear()
+
+    def dead(self) -> list[str]:
+        return [n for n, (p, _) in self.processes.items() if p.poll() is not None]
+
+    def logs(self, tail: int = 4000) -> str:
+        parts = []
+        for f in sorted(self.home.glob("*.log")) + sorted((self.home / "logs").rglob("*.log")):
+            text = f.read_text(errors="replace")
+            parts.append(f"===== {f.relative_to(self.home)}\n{text[-tail:]}")
+        return "\n".join(parts)

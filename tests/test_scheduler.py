@@ -1,0 +1,88 @@
+"""A real Airflow deployment, not `dags test`: api-server, scheduler and dag-processor on
+PostgreSQL metadata (LocalExecutor), then the same with CeleryExecutor, Redis and one Celery
+worker. Each test unpauses ai_stack_daily and waits for the *scheduled* run to succeed."""
+from __future__ import annotations
+
+import random
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import PG_URL, ROOT
+from riskmodels.stack import AirflowStack
+
+pytestmark = [pytest.mark.scheduler, pytest.mark.postgres]
+WAIT_SECONDS = 420
+
+
+@pytest.fixture
+def metadata_db():
+    name = f"af_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(drivername="postgresql+psycopg2", database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run_scheduled(stack: AirflowStack) -> dict:
+    engine = sa.create_engine(stack.metadata_url)
+    stack.migrate()
+    stack.start()
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        t0 = time.monotonic()
+        while time.monotonic() < deadline:   # the dag-processor must have serialised the DAG
+            with engine.connect() as conn:
+                if conn.execute(sa.text("SELECT 1 FROM dag WHERE dag_id = 'ai_stack_daily'")).first():
+                    break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(2)
+        unpause = stack.airflow("dags", "unpause", "ai_stack_daily")
+        assert unpause.returncode == 0, unpause.stderr[-2000:]
+        t_unpaused = time.monotonic()
+        state = None
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                row = conn.execute(sa.text(
+                    "SELECT state, run_id FROM dag_run WHERE dag_id = 'ai_stack_daily' AND run_type = 'scheduled' "
+                    "ORDER BY id DESC LIMIT 1")).first()
+            state = row[0] if row else None
+            if state in ("success", "failed"):
+                break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(3)
+        if state != "success":
+            pytest.fail(f"scheduled run ended as {state!r} after {time.monotonic() - t_unpaused:.0f}s; logs:\n"
+                        f"{stack.logs()}")
+        with engine.connect() as conn:
+            tis = conn.execute(sa.text("SELECT task_id, state FROM task_instance WHERE dag_id = 'ai_stack_daily' "
+                                       "AND run_id = :r"), {"r": row[1]}).all()
+        return {"run_id": row[1], "seconds_after_unpause": time.monotonic() - t_unpaused,
+                "seconds_total": time.monotonic() - t0, "tasks": tis}
+    finally:
+        stack.stop()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("executor", ["LocalExecutor", "CeleryExecutor"])
+def test_scheduled_run_succeeds(executor, metadata_db, tmp_path, pg_schema):
+    var = tmp_path / "var"
+    stack = AirflowStack(home=tmp_path / "airflow", metadata_url=metadata_db, dags_folder=ROOT / "dags",
+                         executor=executor, broker_url=f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
+                         env={"RISKMODELS_DB_URL": pg_schema, "RISKMODELS_VAR": str(var),
+                              "RISKMODELS_HOME": str(ROOT)})
+    result = run_scheduled(stack)
+    assert {t for t, s in result["tasks"] if s != "success"} == set(), result["tasks"]
+    print(f"\n{executor}: scheduled run {result['run_id']} succeeded {result['seconds_after_unpause']:.0f}s "
+          f"after unpause ({result['seconds_total']:.0f}s with start-up)")
+    from riskmodels import store
+
+    runs = store.read_sql("SELECT run_id, status FROM pipeline_runs")
+    assert runs.run_id.str.startswith("scheduled__").all() and (runs.status == "published").all()
+    assert store.read_sql("SELECT COUNT(*) AS n FROM concentration").n.item() >= 38
