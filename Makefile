@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
 export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
 export RISKMODELS_HOME := $(ROOT)
 
-.PHONY: run test airflow-db clean
+.PHONY: run test airflow airflow-db clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@$(BIN)/riskmodels show lockin --top 5
 	@echo
 	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
+
+# A real local deployment (api-server, scheduler, dag-processor) on PostgreSQL metadata until Ctrl-C.
+airflow: $(VENV)/.installed
+	$(BIN)/python -m riskmodels.stack
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

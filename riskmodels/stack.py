@@ -89,8 +89,13 @@ class AirflowStack:
         if out.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
 
-    def start(self) -> None:
+    def start(self, admin_password: str = "admin") -> None:
+        """Start the processes in the background (logs in ``home/<name>.log``); the UI user is
+        ``admin`` with ``admin_password`` unless a passwords file already exists."""
         exe = str(Path(sys.executable).with_name("airflow"))
+        passwords = self.home / "passwords.json"
+        if not passwords.exists():
+            passwords.write_text(f'{{"admin": "{admin_password}"}}')
         commands = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
                     "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
         if self.executor == "CeleryExecutor":
@@ -123,3 +128,37 @@ class AirflowStack:
             text = f.read_text(errors="replace")
             parts.append(f"===== {f.relative_to(self.home)}\n{text[-tail:]}")
         return "\n".join(parts)
+
+
+def main() -> None:  # pragma: no cover - an interactive helper (make airflow)
+    """``make airflow``: a local api-server, scheduler and dag-processor (LocalExecutor) on
+    PostgreSQL metadata until Ctrl-C. UI on http://127.0.0.1:8080, user admin / admin."""
+    import sqlalchemy as sa
+
+    root = Path(__file__).resolve().parent.parent
+    url = os.environ.get("AIRFLOW_METADATA_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/airflow")
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first():
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    stack = AirflowStack(home=root / "var" / "airflow-stack", metadata_url=url, dags_folder=root / "dags",
+                         executor=os.environ.get("AIRFLOW_EXECUTOR", "LocalExecutor"),
+                         api_port=int(os.environ.get("AIRFLOW_PORT", "8080")),
+                         env={"RISKMODELS_HOME": str(root)})
+    stack.migrate()
+    stack.start()
+    print(f"Airflow UI: http://127.0.0.1:{stack.api_port}  (user admin, password admin; logs in {stack.home})")
+    print("Unpause ai_stack_daily in the UI to let the scheduler run it. Ctrl-C stops everything.")
+    try:
+        while not stack.dead():
+            time.sleep(2)
+        print(f"{stack.dead()} exited; see the logs in {stack.home}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
