@@ -3,6 +3,7 @@ here, before anything imports airflow: a temporary AIRFLOW_HOME with its own SQL
 DB, examples off, the DAGs folder = this checkout's ``dags/``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -37,6 +38,21 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
     monkeypatch.delenv("RISKMODELS_SOURCES", raising=False)
     return var
+
+
+@contextlib.contextmanager
+def published_store(tmp_path_factory, name: str, dates):
+    """A private SQLite store with the pipeline run for ``dates``, for module-scoped read-only tests."""
+    from riskmodels import pipeline
+
+    var = tmp_path_factory.mktemp(name) / "var"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKMODELS_VAR", str(var))
+        mp.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
+        mp.delenv("RISKMODELS_SOURCES", raising=False)
+        for d in dates:
+            pipeline.run(d)
+        yield var
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import published_store
 from riskmodels import pipeline, store
 from riskmodels.whatif import whatif
 
@@ -19,12 +20,7 @@ D = dt.date(2026, 11, 24)
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """One published run shared by the read-only tests of this module."""
-    var = tmp_path_factory.mktemp("ownership") / "var"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKMODELS_VAR", str(var))
-        mp.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
-        mp.delenv("RISKMODELS_SOURCES", raising=False)
-        pipeline.run(D)
+    with published_store(tmp_path_factory, "ownership", [D]) as var:
         yield var
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, published_store
 from riskmodels import pipeline, store
 from riskmodels.antitrust import COMPONENTS, antitrust_scores, movement_flags, pca_weights, robustness
 from riskmodels.circular import money_graph, round_trips
@@ -190,13 +190,7 @@ def test_antitrust_components_by_hand():
 # ------------------------------------------------------------------ the shipped snapshot
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    var = tmp_path_factory.mktemp("risk") / "var"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISKMODELS_VAR", str(var))
-        mp.setenv("RISKMODELS_DB_URL", f"sqlite:///{var / 'riskmodels.db'}")
-        mp.delenv("RISKMODELS_SOURCES", raising=False)
-        pipeline.run(dt.date(2026, 11, 23))
-        pipeline.run(dt.date(2026, 11, 24))
+    with published_store(tmp_path_factory, "risk", [dt.date(2026, 11, 23), dt.date(2026, 11, 24)]) as var:
         yield var
 
 
