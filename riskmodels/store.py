@@ -345,6 +345,8 @@ def schema_ddl(dialect: str = "sqlite") -> str:
     from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.schema import CreateIndex, CreateTable
 
+    from . import alerts  # noqa: F401 - registers the alert tables
+
     d = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}[dialect]
     parts = []
     for table in metadata.sorted_tables:

@@ -138,4 +138,4 @@ def test_cli_run_and_show(workspace):
     bad = subprocess.run(exe + ["run", "--date", "2026-13-01"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "not a date" in bad.stderr
     ddl = subprocess.run(exe + ["schema", "--dialect", "postgresql"], env=env, capture_output=True, text=True)
-    assert "CREATE TABLE concentration" in ddl.stdout
+    assert "CREATE TABLE concentration" in ddl.stdout and "CREATE TABLE alert_outbox" in ddl.stdout
