@@ -54,6 +54,7 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@$(BIN)/riskmodels show lockin --top 5
 	@echo
 	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
+	@echo "Report:      $(ROOT)/var/reports/report-$(TODAY).html (open it in a browser; it works offline)"
 
 # A real local deployment (api-server, scheduler, dag-processor) on PostgreSQL metadata until Ctrl-C.
 airflow: $(VENV)/.installed

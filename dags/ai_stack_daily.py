@@ -118,9 +118,15 @@ def ai_stack_daily():
             raise AirflowFailException(f"run {run_id} published nothing for {run_date}; alerts were sent")
         return summary
 
+    @task
+    def report(alerted: dict, data_interval_end=None) -> str:
+        from riskmodels.htmlreport import build_report
+
+        return str(build_report(_run_date(data_interval_end)))
+
     refs = ingest.expand(dataset=list_datasets())
     checked = validate(refs)
-    alerts(publish(score(refs, checked), refs))
+    report(alerts(publish(score(refs, checked), refs)))
 
 
 ai_stack_daily()

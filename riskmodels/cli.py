@@ -35,6 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     p_what.add_argument("--control", choices=["none", "proportional", "full"], default="proportional")
     p_what.add_argument("--period")
     p_what.add_argument("--json", action="store_true")
+    p_report = sub.add_parser("report", help="write the self-contained HTML report of one run date")
+    p_report.add_argument("--date", type=_date, help="run date (default: the latest published)")
+    p_report.add_argument("--out", help="directory (default: var/reports)")
+    p_export = sub.add_parser("export", help="write every score table of one run date as CSV or Parquet")
+    p_export.add_argument("--date", required=True, type=_date)
+    p_export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p_export.add_argument("--out", help="directory (default: var/exports/<date>)")
+    p_back = sub.add_parser("backfill", help="run the pipeline for every day from --start to --end, with a progress bar")
+    p_back.add_argument("--start", required=True, type=_date)
+    p_back.add_argument("--end", required=True, type=_date)
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
@@ -72,6 +82,34 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(json.dumps(result, indent=2) if args.json else format_whatif(result))
         return 0
+    if args.command == "report":
+        from .htmlreport import build_report
+
+        print(build_report(args.date, args.out))
+        return 0
+    if args.command == "export":
+        from .report import export
+
+        for path in export(args.date, args.format, args.out):
+            print(path)
+        return 0
+    if args.command == "backfill":
+        import datetime as dt
+
+        from tqdm import tqdm
+
+        from .pipeline import run
+        from .validate import DataQualityError
+
+        days = [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+        failed = []
+        for day in tqdm(days, desc="backfill", unit="day"):
+            try:
+                run(day)
+            except DataQualityError:
+                failed.append(day.isoformat())
+        print(json.dumps({"days": len(days), "failed_validation": failed}))
+        return 2 if failed else 0
     if args.command == "schema":
         from .store import schema_ddl
 

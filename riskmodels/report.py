@@ -68,3 +68,23 @@ def where_results_are(settings: Settings | None = None) -> str:
         f"Landing:     {settings.landing_dir}",
         f"Data Docs:   {settings.gx_dir / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
     ])
+
+
+def export(run_date, fmt: str = "csv", out_dir=None, settings: Settings | None = None) -> list:
+    """Write every score table's rows for ``run_date`` to ``out_dir`` (default
+    ``var/exports/<date>``) as CSV or Parquet; returns the paths written."""
+    from pathlib import Path
+
+    settings = settings or get_settings()
+    out = Path(out_dir or settings.var / "exports" / run_date.isoformat())
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in store.SCORE_TABLES:
+        df = store.read_sql(f"SELECT * FROM {name} WHERE run_date = :d", {"d": run_date}, settings)
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            df.to_csv(path, index=False)
+        else:
+            df.to_parquet(path, index=False)
+        paths.append(path)
+    return paths

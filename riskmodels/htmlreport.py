@@ -1,0 +1,345 @@
+"""The analyst's report: one self-contained HTML file per run date (no network fetch at view
+time: styles, charts and the one small script are inline; charts are SVG with hover titles).
+
+Sections: the day's alerts; a summary naming the most concentrated markets and the riskiest
+relationship; concentration per layer (HHI with its interval, MHHI band, CR4, zone, change);
+HHI trends per market with the 1,000 / 1,800 / 2,500 bands; the ownership and money network;
+a lock-in heatmap (buyers x suppliers); the top antitrust risks with component bars; and a
+provenance appendix that every figure links to. Empty inputs render "no data".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import store
+from .config import Settings, get_settings, load_yaml
+
+LAYER_COLOURS = {"cloud": "#1f77b4", "accelerator": "#d62728", "model": "#2ca02c", "investor": "#7f7f7f"}
+E = html.escape
+
+
+def _q(sql: str, d, settings) -> pd.DataFrame:
+    return store.read_sql(sql, {"d": d}, settings)
+
+
+def _no_data(what: str) -> str:
+    return f'<p class="nodata">No data: {E(what)}.</p>'
+
+
+def _src_anchor(ref: str) -> str:
+    return "src-" + ref.replace(".csv#", "-").replace(".", "-")
+
+
+def _src_links(refs: str | None, limit: int = 6) -> str:
+    if not isinstance(refs, str) or not refs:
+        return ""
+    items = [r for r in refs.split(";") if r][:limit]
+    more = len([r for r in refs.split(";") if r]) - len(items)
+    links = " ".join(f'<a href="#{_src_anchor(r)}">[{E(r.split("#")[1])}]</a>' for r in items)
+    return links + (f" +{more}" if more > 0 else "")
+
+
+# ------------------------------------------------------------------ charts (inline SVG)
+def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int = 220) -> str:
+    """HHI over periods for one market, with the 1,000 / 1,800 / 2,500 guideline bands."""
+    if frame.empty:
+        return _no_data(f"no HHI for {title}")
+    f = frame.sort_values("period_end")
+    pad_l, pad_r, pad_t, pad_b = 48, 12, 24, 36
+    ymax = max(3000.0, float(np.nanmax(f["hhi_upper"].fillna(f["hhi"]))) * 1.05)
+    n = len(f)
+    x = [pad_l + (i + 0.5) * (width - pad_l - pad_r) / n for i in range(n)]
+    y = lambda v: pad_t + (1 - v / ymax) * (height - pad_t - pad_b)  # noqa: E731
+    parts = [f'<svg data-chart="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="HHI trend {E(title)}"><title>{E(title)}</title>']
+    bands = [(0, 1000, "#eef7ee"), (1000, 1800, "#fff8e1"), (1800, 2500, "#fdecea"), (2500, ymax, "#f9d6d2")]
+    for lo, hi, col in bands:
+        if lo < ymax:
+            parts.append(f'<rect x="{pad_l}" y="{y(min(hi, ymax)):.1f}" width="{width - pad_l - pad_r}" '
+                         f'height="{y(lo) - y(min(hi, ymax)):.1f}" fill="{col}"/>')
+    for level in (1000, 1800, 2500):
+        if level < ymax:
+            parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
+                         f'stroke="#999" stroke-dasharray="4 3"/><text x="4" y="{y(level) + 4:.1f}" '
+                         f'font-size="10">{level:,}</text>')
+    pts = [(xi, y(v)) for xi, v in zip(x, f["hhi"]) if pd.notna(v)]
+    up = [(xi, y(v)) for xi, v in zip(x, f["hhi_upper"]) if pd.notna(v)]
+    if len(up) > 1:
+        parts.append('<polyline fill="none" stroke="#555" stroke-dasharray="2 2" points="'
+                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in up) + '"/>')
+    if len(pts) > 1:
+        parts.append('<polyline fill="none" stroke="#1f3b73" stroke-width="2" points="'
+                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+    for xi, (_, r) in zip(x, f.iterrows()):
+        if pd.notna(r["hhi"]):
+            parts.append(f'<circle cx="{xi:.1f}" cy="{y(r["hhi"]):.1f}" r="4" fill="#1f3b73"><title>'
+                         f'{E(str(r["period"]))}: HHI {r["hhi"]:,.0f} (upper bound {r["hhi_upper"]:,.0f}; '
+                         f'{r["attributed_pct"]:g}% attributed)</title></circle>')
+    step = max(1, n // 8)
+    for i in range(0, n, step):
+        parts.append(f'<text x="{x[i]:.1f}" y="{height - 12}" font-size="10" text-anchor="middle">'
+                     f'{E(str(f["period"].iloc[i]))}</text>')
+    parts.append(f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{E(title)}</text></svg>')
+    return "".join(parts)
+
+
+def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, loops: pd.DataFrame,
+                  width: int = 1100, height: int = 560) -> str:
+    """Firms by layer (columns), equity and commitment edges sized by dollars, loops in red."""
+    import networkx as nx
+
+    from .ownership import group_of
+
+    group = group_of(entities)
+    layers = entities.set_index("entity_id")["layers"].fillna("").str.split(";").str[0].to_dict()
+    names = entities.set_index("entity_id")["name"].to_dict()
+    g = nx.MultiDiGraph()
+    for r in inv.itertuples():
+        g.add_edge(group.get(r.investor_id, r.investor_id), group.get(r.investee_id, r.investee_id), kind="equity",
+                   usd=r.amount_usd_bn if pd.notna(r.amount_usd_bn) else 0.0, basis=r.amount_basis)
+    for r in com.itertuples():
+        g.add_edge(group.get(r.buyer_id, r.buyer_id), group.get(r.supplier_id, r.supplier_id), kind="commitment",
+                   usd=r.amount_usd_bn if pd.notna(r.amount_usd_bn) else 0.0, basis=r.amount_basis)
+    if g.number_of_nodes() == 0:
+        return _no_data("no investment or commitment known by this date")
+    loop_edges = set()
+    for path in loops.get("path", pd.Series(dtype=str)):
+        nodes = path.split(">")
+        loop_edges |= set(zip(nodes[:-1], nodes[1:]))
+    order = ["investor", "model", "cloud", "accelerator"]
+    for n in g.nodes:
+        lay = layers.get(n, "investor")
+        g.nodes[n]["layer"] = order.index(lay) if lay in order else 0
+    pos = nx.multipartite_layout(g, subset_key="layer", align="vertical", scale=1.0)
+    xs = np.array([p[0] for p in pos.values()])
+    ys = np.array([p[1] for p in pos.values()])
+    sx = lambda v: 60 + (v - xs.min()) / max(1e-9, np.ptp(xs)) * (width - 220)  # noqa: E731
+    sy = lambda v: 40 + (v - ys.min()) / max(1e-9, np.ptp(ys)) * (height - 80)  # noqa: E731
+    parts = [f'<svg data-chart="network" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+             f'role="img" aria-label="ownership and money network"><title>Ownership and money network</title>'
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
+             'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#666"/></marker></defs>']
+    agg: dict[tuple, list] = {}
+    for u, v, d in g.edges(data=True):
+        agg.setdefault((u, v, d["kind"]), []).append(d)
+    for (u, v, kind), ds in agg.items():
+        usd = sum(x["usd"] for x in ds)
+        ceil = all(x["basis"] == "ceiling" for x in ds if x["usd"])
+        w = 1 + 2.2 * math.log1p(usd)
+        colour = "#d62728" if (u, v) in loop_edges else ("#2b6cb0" if kind == "equity" else "#b7791f")
+        dash = ' stroke-dasharray="6 4"' if ceil and usd else ""
+        parts.append(f'<line x1="{sx(pos[u][0]):.1f}" y1="{sy(pos[u][1]):.1f}" x2="{sx(pos[v][0]):.1f}" '
+                     f'y2="{sy(pos[v][1]):.1f}" stroke="{colour}" stroke-width="{w:.1f}" stroke-opacity="0.55"'
+                     f'{dash} marker-end="url(#arrow)"><title>{E(names.get(u, u))} → {E(names.get(v, v))}: '
+                     f'{kind}, ${usd:,.1f}bn in {len(ds)} deal(s){" (ceilings only)" if ceil and usd else ""}'
+                     f'{"; part of a money loop" if (u, v) in loop_edges else ""}</title></line>')
+    for n, (px, py) in pos.items():
+        lay = layers.get(n, "investor")
+        parts.append(f'<circle cx="{sx(px):.1f}" cy="{sy(py):.1f}" r="7" fill="{LAYER_COLOURS.get(lay, "#777")}">'
+                     f'<title>{E(names.get(n, n))} ({E(lay)})</title></circle><text x="{sx(px) + 10:.1f}" '
+                     f'y="{sy(py) + 4:.1f}" font-size="11">{E(names.get(n, n))}</text>')
+    for i, lay in enumerate(order):
+        parts.append(f'<text x="{60 + i * (width - 220) / 3:.0f}" y="18" font-size="12" font-weight="bold" '
+                     f'fill="{LAYER_COLOURS[lay]}">{lay}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def heatmap(shares: pd.DataFrame, names: dict) -> str:
+    """Buyers x suppliers: each supplier's share of the buyer's committed compute."""
+    if shares.empty:
+        return _no_data("no compute commitment with a counted amount")
+    m = shares.pivot_table(index="buyer_group", columns="supplier_group", values="share", aggfunc="sum").fillna(0.0)
+    head = "".join(f"<th>{E(names.get(c, c))}</th>" for c in m.columns)
+    rows = []
+    for b, r in m.iterrows():
+        cells = "".join(
+            f'<td style="background: rgba(183,28,28,{v:.2f}); color: {"#fff" if v > 0.5 else "#000"}" '
+            f'title="{E(names.get(b, b))} → {E(names.get(c, c))}: {100 * v:.0f}%">{100 * v:.0f}%</td>'
+            if v > 0 else "<td></td>" for c, v in r.items())
+        rows.append(f"<tr><th>{E(names.get(b, b))}</th>{cells}</tr>")
+    return f'<table data-chart="heatmap" class="heat"><tr><th>buyer \\ supplier</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def component_bars(components: str) -> str:
+    comp = json.loads(components)
+    out = []
+    for name, d in sorted(comp.items(), key=lambda kv: -kv[1]["contribution"]):
+        v = d["value"]
+        width = 0 if v is None else 160 * v
+        out.append(f'<div class="bar"><span class="lbl">{E(name.replace("_", " "))}</span>'
+                   f'<svg width="170" height="12"><rect width="160" height="12" fill="#eee"/><rect width="{width:.0f}" '
+                   f'height="12" fill="#8e44ad"><title>{E(name)}: {"n/a" if v is None else f"{v:.2f}"} — '
+                   f'{E(d["facts"])}</title></rect></svg><span class="val">{"n/a" if v is None else f"{v:.2f}"}</span>'
+                   f'<span class="facts">{E(d["facts"])}</span></div>')
+    return "".join(out)
+
+
+# ------------------------------------------------------------------ the page
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{margin-bottom:0} h2{border-bottom:2px solid #1f3b73;padding-bottom:4px;margin-top:36px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 6px;text-align:left}
+th{background:#f4f6fa} .nodata{color:#a00;font-style:italic} .summary{background:#f4f6fa;padding:12px;border-left:4px solid #1f3b73}
+.charts{display:flex;flex-wrap:wrap;gap:12px} .bar{display:flex;align-items:center;gap:6px;font-size:12px}
+.bar .lbl{width:170px} .bar .val{width:36px} .bar .facts{color:#555} .risk{margin:14px 0;padding:8px;border:1px solid #ddd}
+.heat td{text-align:center;min-width:52px} .firing{color:#b00020;font-weight:bold} small{color:#666}
+"""
+
+PROBE = """document.querySelectorAll('[data-chart]').forEach(function(el){var r=el.getBoundingClientRect();
+el.setAttribute('data-rect',[Math.round(r.left+window.scrollX),Math.round(r.top+window.scrollY),Math.round(r.width),
+Math.round(r.height)].join(','));});document.body.setAttribute('data-height',document.documentElement.scrollHeight);"""
+
+
+def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None) -> Path:
+    """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) and
+    return its path. Units: HHI and MHHI in points, shares in percent, money in USD bn."""
+    settings = settings or get_settings()
+    if run_date is None:
+        latest = store.read_sql("SELECT MAX(run_date) AS d FROM concentration", settings=settings)["d"].iloc[0]
+        run_date = dt.date.fromisoformat(str(latest)) if latest is not None and pd.notna(latest) else dt.date.today()
+    d = run_date
+    out_dir = Path(out_dir or settings.var / "reports")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entities = store.read_sql("SELECT * FROM entities", settings=settings)
+    names = entities.set_index("entity_id")["name"].to_dict() if len(entities) else {}
+    conc = _q("SELECT c.*, v.hhi_change, v.previous_period FROM concentration c LEFT JOIN v_concentration_change v "
+              "ON v.run_date = c.run_date AND v.market_id = c.market_id AND v.period = c.period WHERE c.run_date = :d",
+              d, settings)
+    own = _q("SELECT market_id, period, regime, mhhi FROM ownership_concentration WHERE run_date = :d", d, settings)
+    risk = _q("SELECT * FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' ORDER BY score DESC",
+              d, settings)
+    sections = []
+
+    # alerts
+    firing = _q("SELECT s.rule_id, s.subject_id, s.value, s.threshold FROM alert_state s WHERE s.run_date = :d AND "
+                "s.status = 'FIRING' ORDER BY s.rule_id, s.value DESC", d, settings)
+    outbox = _q("SELECT status, n_firing, n_resolved FROM alert_outbox WHERE run_date = :d", d, settings)
+    digest = (f"<p>Digest for {E(str(d))}: {E(outbox.status.iloc[0])}, {int(outbox.n_firing.iloc[0])} new crossing(s), "
+              f"{int(outbox.n_resolved.iloc[0])} resolved.</p>") if len(outbox) else "<p>No new crossing today (no digest).</p>"
+    rows = "".join(f'<tr><td class="firing">{E(r.rule_id)}</td><td>{E(r.subject_id)}</td><td>{r.value:,.1f}</td>'
+                   f"<td>{r.threshold:g}</td></tr>" for r in firing.itertuples())
+    sections.append("<h2 id='alerts'>Alerts and crossings</h2>" + digest
+                    + (f"<table><tr><th>rule</th><th>subject</th><th>value</th><th>threshold</th></tr>{rows}</table>"
+                       if rows else _no_data("no alert is firing")))
+
+    # summary
+    latest = conc[conc["period_end"] == conc.groupby("market_id")["period_end"].transform("max")] if len(conc) else conc
+    top3 = latest.sort_values("hhi", ascending=False).head(3)
+    summary = "<div class='summary'><b>Most concentrated markets</b> (latest period): " + (
+        "; ".join(f"{i + 1}. {E(r.market_id)} {E(r.period)} — HHI {r.hhi:,.0f} ({E(r.zone or '')}) "
+                  f"{_src_links(r.source_refs, 3)}" for i, r in enumerate(top3.itertuples())) or "no data") + "<br>"
+    summary += ("<b>Riskiest relationship</b>: " + (f"{E(names.get(risk.investor_id.iloc[0], risk.investor_id.iloc[0]))} → "
+                f"{E(names.get(risk.investee_id.iloc[0], risk.investee_id.iloc[0]))}, antitrust risk "
+                f"{risk.score.iloc[0]:.0f}/100 (rank band {risk.rank_p05.iloc[0]:.0f}–{risk.rank_p95.iloc[0]:.0f})"
+                if len(risk) else "no data") + "</div>")
+    sections.insert(0, summary)
+
+    # concentration per layer
+    band = own.pivot_table(index=["market_id", "period"], columns="regime", values="mhhi") if len(own) else pd.DataFrame()
+    parts = ["<h2 id='concentration'>Concentration per layer</h2><p><small>HHI in points on the reported shares "
+             "(lower bound); upper bound takes the unattributed remainder as one firm; MHHI band across the silent, "
+             "rights, proportional and full control regimes; change against the previous period of the same series."
+             "</small></p>"]
+    if latest.empty:
+        parts.append(_no_data("no market-period published for this date"))
+    for layer, part in latest.groupby("layer"):
+        body = []
+        for r in part.sort_values("hhi", ascending=False).itertuples():
+            b = band.loc[(r.market_id, r.period)] if (r.market_id, r.period) in band.index else None
+            mh = f"{b.min():,.0f}–{b.max():,.0f}" if b is not None else "n/a"
+            ch = "" if pd.isna(r.hhi_change) else f"{r.hhi_change:+,.0f} vs {E(str(r.previous_period))}"
+            body.append(f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td>"
+                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{mh}</td><td>{r.cr4:g}%</td>"
+                        f"<td>{E(r.zone or '')}</td><td>{ch}</td><td>{E(r.min_confidence or '')}</td>"
+                        f"<td>{_src_links(r.source_refs)}</td></tr>")
+        parts.append(f"<h3>{E(layer)}</h3><table><tr><th>market</th><th>period</th><th>HHI</th><th>interval</th>"
+                     "<th>MHHI band</th><th>CR4</th><th>zone (2023 MG)</th><th>change</th><th>lowest confidence</th>"
+                     f"<th>sources</th></tr>{''.join(body)}</table>")
+    sections.append("".join(parts))
+
+    # trends
+    charts = [trend_chart(conc[conc.market_id == m], m) for m in sorted(conc.market_id.unique())] if len(conc) else []
+    sections.append("<h2 id='trends'>HHI trends</h2><div class='charts'>" + ("".join(charts) or _no_data("no HHI series"))
+                    + "</div>")
+
+    # network
+    inv = _q("SELECT * FROM investment_facts WHERE run_date = :d", d, settings)
+    com = _q("SELECT * FROM commitment_facts WHERE run_date = :d", d, settings)
+    loops = _q("SELECT * FROM circular_flows WHERE run_date = :d", d, settings)
+    loop_rows = "".join(f"<tr><td>{E(r.path.replace('>', ' → '))}</td><td>{E(r.edge_kinds)}</td>"
+                        f"<td>{'' if pd.isna(r.out_usd_bn) else f'{r.out_usd_bn:g}'}</td>"
+                        f"<td>{'' if pd.isna(r.out_ceiling_usd_bn) else f'{r.out_ceiling_usd_bn:g}'}</td>"
+                        f"<td>{'' if pd.isna(r.back_usd_bn) else f'{r.back_usd_bn:g}'}</td>"
+                        f"<td>{'' if pd.isna(r.round_trip_ratio) else f'{r.round_trip_ratio:.2f}'}</td>"
+                        f"<td>{E(str(r.first_date))} – {E(str(r.last_date))}</td></tr>" for r in loops.itertuples())
+    sections.append("<h2 id='network'>Ownership and money network</h2><p><small>Blue: equity (investor → investee); "
+                    "amber: compute commitments (buyer → supplier); red: edges on a money loop; dashed: 'up to' "
+                    "ceilings only. Width grows with dollars.</small></p>"
+                    + network_chart(inv, com, entities, loops)
+                    + ("<h3>Money loops</h3><table><tr><th>path</th><th>kinds</th><th>out $bn</th><th>out ceiling $bn</th>"
+                       f"<th>back $bn</th><th>ratio</th><th>dates</th></tr>{loop_rows}</table>" if loop_rows
+                       else _no_data("no money loop")))
+
+    # lock-in heatmap
+    from .antitrust import _supplier_shares
+    from .lockin import model_builders, prepare_commitments
+
+    risk_cfg = load_yaml(settings.home / "config" / "risk.yaml")
+    sup = pd.DataFrame()
+    if len(com) and len(entities):
+        sup, _ = _supplier_shares(prepare_commitments(com, entities, risk_cfg))
+        sup = sup[sup["buyer_group"].isin(model_builders(entities))]
+    lk = _q("SELECT buyer_id, score, explanation FROM lockin_scores WHERE run_date = :d AND layer = 'all' AND "
+            "score IS NOT NULL ORDER BY score DESC", d, settings)
+    lk_rows = "".join(f"<tr><td>{E(names.get(r.buyer_id, r.buyer_id))}</td><td>{r.score:.0f}</td>"
+                      f"<td><small>{E(r.explanation)}</small></td></tr>" for r in lk.itertuples())
+    sections.append("<h2 id='lockin'>Vendor lock-in</h2>" + heatmap(sup, names)
+                    + (f"<table><tr><th>buyer</th><th>lock-in</th><th>why</th></tr>{lk_rows}</table>" if lk_rows else ""))
+
+    # risks
+    cards = "".join(f"<div class='risk'><b>{E(names.get(r.investor_id, r.investor_id))} → "
+                    f"{E(names.get(r.investee_id, r.investee_id))}</b>: {r.score:.0f}/100, rank {r.rank} "
+                    f"(band {r.rank_p05:.0f}–{r.rank_p95:.0f}; PCA view {r.score_pca:.0f}) {_src_links(r.source_refs)}"
+                    f"{component_bars(r.components)}<p><small>{E(r.explanation)}</small></p></div>"
+                    for r in risk.head(8).itertuples())
+    sections.append("<h2 id='risk'>Top antitrust risks</h2>" + (cards or _no_data("no investment relationship")))
+
+    # provenance
+    facts = _q("SELECT ref_file, ref_row, market_id, period, entity_id, share_pct, source, source_url, source_date, "
+               "confidence FROM market_share_facts WHERE run_date = :d ORDER BY ref_file, ref_row", d, settings)
+    prov = []
+    for r in facts.itertuples():
+        url = str(r.source_url) if isinstance(r.source_url, str) else ""
+        link = f'<a href="{E(url, quote=True)}" rel="noreferrer">{E(url[:70])}</a>' if url.startswith("http") else ""
+        prov.append(f'<tr id="{_src_anchor(f"{r.ref_file}#{r.ref_row}")}"><td>{E(r.ref_file)}#{r.ref_row}</td>'
+                    f"<td>{E(r.market_id)} {E(r.period)}</td><td>{E(names.get(r.entity_id, r.entity_id))} "
+                    f"{'' if pd.isna(r.share_pct) else f'{r.share_pct:g}%'}</td><td>{E(str(r.source))}</td>"
+                    f"<td>{E(str(r.source_date or ''))}</td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")
+    for frame, fname in ((inv, "investments.csv"), (com, "compute_commitments.csv")):
+        for r in frame.itertuples():
+            url = str(r.source_url) if isinstance(r.source_url, str) else ""
+            link = f'<a href="{E(url, quote=True)}" rel="noreferrer">{E(url[:70])}</a>' if url.startswith("http") else ""
+            prov.append(f'<tr id="{_src_anchor(f"{fname}#{r.ref_row}")}"><td>{fname}#{r.ref_row}</td><td>{E(str(r.date))}'
+                        f"</td><td>{'' if pd.isna(r.amount_usd_bn) else f'${r.amount_usd_bn:g}bn ({r.amount_basis})'}</td>"
+                        f"<td>{E(str(r.source))}</td><td></td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")
+    sections.append("<h2 id='provenance'>Provenance</h2><table><tr><th>row</th><th>what</th><th>value</th><th>source</th>"
+                    f"<th>source date</th><th>confidence</th><th>address</th></tr>{''.join(prov)}</table>"
+                    if prov else "<h2 id='provenance'>Provenance</h2>" + _no_data("no source row"))
+
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>riskmodels report {E(str(d))}</title>"
+            f"<style>{CSS}</style></head><body><h1>AI-stack concentration and antitrust risk</h1>"
+            f"<p>Run date {E(str(d))}. Every figure links to its source rows in the provenance appendix.</p>"
+            + "".join(sections) + f"<script>{PROBE}</script></body></html>")
+    path = out_dir / f"report-{d.isoformat()}.html"
+    tmp = path.with_suffix(".html.part")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
