@@ -155,6 +155,19 @@ class Matrices:
         self._gr = inc["gamma_rights"].fillna(0.0).to_numpy(dtype=float)
         self._build(np.ones(len(inc), dtype=bool))
 
+    def relevant_links(self, market_cols: set[int]) -> list[int]:
+        """Positions of the links that can change the profit weights among ``market_cols``: a
+        link into a market firm or into any firm that (indirectly) holds one."""
+        reach = set(market_cols)
+        c_links = self._use & self._is_c
+        while True:
+            holders = set(self._row[c_links & np.isin(self._col, list(reach))].tolist())
+            if holders <= reach:
+                break
+            reach |= holders
+        keep = self._use & np.isin(self._col, list(reach))
+        return np.flatnonzero(keep).tolist()
+
     def without(self, position: int) -> "Matrices":
         """A copy with the link at ``position`` (in ``link_index``) removed."""
         other = object.__new__(Matrices)
@@ -259,8 +272,8 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     ``mhhi`` (market_id, period, regime, hhi, mhhi, delta, ownership_as_of), ``links`` (as of
     the run date, with status), ``drivers`` (market_id, period, regime, rank, owner_id,
     firm_id, beta, delta_contribution: how much MHHI delta falls when that one link is removed;
-    the ``top_drivers`` largest per market-period and regime) and ``contributions`` (the same for
-    every link, unranked).
+    the ``top_drivers`` largest per market-period and regime, for the latest period of each
+    market) and ``contributions`` (the same for every link, unranked).
     """
     group = group_of(entities)
     shares = shares[shares["share_pct"].notna()].copy()
@@ -268,24 +281,33 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     results, drivers = [], []
     link_sets: dict[tuple, tuple] = {}  # identical link sets share their matrices
+    # drivers are computed for the latest period of each market (what alerts, risk scores and the
+    # report use); MHHI itself for every period
+    ends = period_end(shares["period"])
+    latest_mask = ends == ends.groupby(shares["market_id"]).transform("max")
+    shares = shares.assign(_latest=latest_mask.to_numpy())
     for as_of, part in shares.groupby("as_of", sort=True):
         links = links_as_of(stakes, holders, entities, as_of, cfg)
         inc = links[links["status"] == "included"]
         key = tuple(sorted(zip(inc["owner_id"], inc["firm_id"], inc["beta"].round(12))))
         if key not in link_sets:
-            mats = Matrices(links, market_nodes, group)
-            # one scenario per included link: the same links without it
-            loo = [(links.loc[idx], mats.without(pos)) for pos, idx in enumerate(mats.link_index)] if top_drivers else []
-            link_sets[key] = (mats, loo)
-        mats, loo = link_sets[key]
+            link_sets[key] = (links, Matrices(links, market_nodes, group), {})
+        links, mats, scenarios = link_sets[key]
         layout = market_layout(part, mats.node_index, group)
         base = layout_mhhi(layout, mats).assign(ownership_as_of=as_of)
         results.append(base)
-        b = base.set_index(["market_id", "period", "regime"])["delta"]
-        for link, scenario in loo:
-            d = layout_mhhi(layout, scenario).set_index(["market_id", "period", "regime"])["delta"]
+        latest = part[part["_latest"]]
+        if not top_drivers or latest.empty:
+            continue
+        lay_latest = market_layout(latest, mats.node_index, group)
+        b = layout_mhhi(lay_latest, mats).set_index(["market_id", "period", "regime"])["delta"]
+        for pos in mats.relevant_links({mats.node_index[group.get(e, e)] for e in latest["entity_id"]}):
+            if pos not in scenarios:  # one scenario per link: the same links without it
+                scenarios[pos] = mats.without(pos)
+            d = layout_mhhi(lay_latest, scenarios[pos]).set_index(["market_id", "period", "regime"])["delta"]
             contrib = (b - d).rename("delta_contribution").reset_index()
             contrib = contrib[contrib["delta_contribution"].abs() > 1e-6]
+            link = links.loc[mats.link_index[pos]]
             drivers.append(contrib.assign(owner_id=link["owner_id"], firm_id=link["firm_id"], beta=link["beta"],
                                           link_kind=link["kind"]))
     mhhi = pd.concat(results, ignore_index=True)
