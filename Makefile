@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
 export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
 export RISKMODELS_HOME := $(ROOT)
 
-.PHONY: run test airflow airflow-db clean
+.PHONY: run test airflow airflow-db bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ run: $(VENV)/.installed var/airflow/airflow.db
 # A real local deployment (api-server, scheduler, dag-processor) on PostgreSQL metadata until Ctrl-C.
 airflow: $(VENV)/.installed
 	$(BIN)/python -m riskmodels.stack
+
+# The pipeline on synthetic worlds of growing scale: var/bench/results.{json,md}. SCALES="1 10" to shorten.
+SCALES ?= 1 10 100 1000
+bench: $(VENV)/.installed
+	$(BIN)/python bench/pipeline_bench.py --scales $(SCALES)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

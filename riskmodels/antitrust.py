@@ -87,7 +87,8 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
         c["gi"] = c["owner_id"].map(lambda x: group.get(x, x))
         c["gt"] = c["firm_id"].map(lambda x: group.get(x, x))
         c = c.merge(members.rename("members").reset_index(), on=["market_id", "period"])
-        c = c[[gi in m and gt in m for gi, gt, m in zip(c["gi"], c["gt"], c["members"])]]
+        both = np.array([gi in m and gt in m for gi, gt, m in zip(c["gi"], c["gt"], c["members"])], dtype=bool)
+        c = c[both]
         best = c.sort_values("delta_contribution", ascending=False).drop_duplicates(["gi", "gt"])
         m = rel.merge(best, on=["gi", "gt"], how="left")
         val["horizontal_overlap"] = (m["delta_contribution"].clip(lower=0) / norm["delta_mhhi_full"]).clip(upper=1).fillna(0.0).to_numpy()

@@ -1,0 +1,42 @@
+"""The synthetic world passes the shipped GX suites, and the benchmark runs at scale 1 (a smoke
+check; the benchmark is a script, timed there, never here)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+from riskmodels import pipeline, store
+from riskmodels.synth import generate, write
+
+
+def test_world_shapes():
+    data, summary = generate(scale=2, seed=3)
+    shares = data["market_shares"]
+    totals = shares.groupby(["market_id", "period"])["share_pct"].sum()
+    assert (totals <= 100).all() and summary["market_periods"] == 4 * 40 == len(totals)
+    top = shares.sort_values("share_pct", ascending=False).groupby(["market_id", "period"]).head(1)
+    assert top["share_pct"].median() > 2 * shares["share_pct"].median()          # a few dominant firms
+    assert summary["rows"]["investments"] == 200 and summary["rows"]["compute_commitments"] == 100
+
+
+def test_world_runs_through_the_pipeline(workspace, tmp_path, monkeypatch):
+    summary = write(tmp_path / "world", scale=1, seed=1)
+    monkeypatch.setenv("RISKMODELS_SOURCES", str(tmp_path / "world" / "sources.yaml"))
+    result = pipeline.run(dt.date(2026, 11, 24))                                   # GX suites pass
+    assert result["rows"]["concentration"] == summary["market_periods"]
+    loops = store.read_sql("SELECT * FROM circular_flows")
+    assert len(loops) >= summary["planted_loops"]
+
+
+def test_benchmark_smoke_at_scale_1():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--scales", "1"],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads((ROOT / "var" / "bench" / "results.json").read_text())
+    assert res[0]["scale"] == 1 and {"ingest", "validate_gx", "validate_pandas", "ownership_mhhi", "loops",
+                                     "store_sqlite"} <= set(res[0]["seconds"])
+    assert res[0]["loops_found"] >= res[0]["planted_loops"]
+    assert "| peak RSS (MiB) |" in (ROOT / "var" / "bench" / "results.md").read_text()
