@@ -280,7 +280,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     shares["as_of"] = period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     results, drivers = [], []
-    link_sets: dict[tuple, tuple] = {}  # identical link sets share their matrices
+    link_sets: dict[tuple, tuple] = {}  # consecutive periods with identical links share matrices
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
     # report use); MHHI itself for every period
     ends = period_end(shares["period"])
@@ -291,8 +291,9 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         inc = links[links["status"] == "included"]
         key = tuple(sorted(zip(inc["owner_id"], inc["firm_id"], inc["beta"].round(12))))
         if key not in link_sets:
-            link_sets[key] = (links, Matrices(links, market_nodes, group), {})
-        links, mats, scenarios = link_sets[key]
+            link_sets.clear()  # link sets only grow with time: keep one, so memory stays bounded
+            link_sets[key] = (links, Matrices(links, market_nodes, group))
+        links, mats = link_sets[key]
         layout = market_layout(part, mats.node_index, group)
         base = layout_mhhi(layout, mats).assign(ownership_as_of=as_of)
         results.append(base)
@@ -302,9 +303,9 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         lay_latest = market_layout(latest, mats.node_index, group)
         b = layout_mhhi(lay_latest, mats).set_index(["market_id", "period", "regime"])["delta"]
         for pos in mats.relevant_links({mats.node_index[group.get(e, e)] for e in latest["entity_id"]}):
-            if pos not in scenarios:  # one scenario per link: the same links without it
-                scenarios[pos] = mats.without(pos)
-            d = layout_mhhi(lay_latest, scenarios[pos]).set_index(["market_id", "period", "regime"])["delta"]
+            # one scenario per link (the same links without it), built and dropped: memory stays
+            # one matrix set whatever the number of links
+            d = layout_mhhi(lay_latest, mats.without(pos)).set_index(["market_id", "period", "regime"])["delta"]
             contrib = (b - d).rename("delta_contribution").reset_index()
             contrib = contrib[contrib["delta_contribution"].abs() > 1e-6]
             link = links.loc[mats.link_index[pos]]
