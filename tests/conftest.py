@@ -40,6 +40,22 @@ def workspace(tmp_path, monkeypatch):
     return var
 
 
+def debian_tool(binary: str, package: str) -> str:
+    """Path of ``binary``, installing Debian's ``package`` first where it is missing (the tests'
+    own setup: Chromium for the report, docker-compose for the compose file)."""
+    import subprocess
+
+    exe = shutil.which(binary)
+    if exe is None:
+        install = ["apt-get", "install", "-y", "-q", package]
+        if subprocess.run(install, capture_output=True, timeout=900).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
+            out = subprocess.run(install, capture_output=True, text=True, timeout=1200)
+            assert out.returncode == 0, out.stderr[-2000:]
+        exe = shutil.which(binary)
+    return exe
+
+
 @contextlib.contextmanager
 def published_store(tmp_path_factory, name: str, dates):
     """A private SQLite store with the pipeline run for ``dates``, for module-scoped read-only tests."""

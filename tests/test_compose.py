@@ -3,26 +3,17 @@ Docker engine here): services, shared environment, health checks, secrets from .
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, debian_tool
 
 
 @pytest.fixture(scope="module")
 def compose_bin():
-    exe = shutil.which("docker-compose")
-    if exe is None:  # the test setup installs Debian's docker-compose where it is missing
-        install = ["apt-get", "install", "-y", "-q", "docker-compose"]
-        if subprocess.run(install, capture_output=True, timeout=600).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
-            out = subprocess.run(install, capture_output=True, text=True, timeout=900)
-            assert out.returncode == 0, out.stderr[-2000:]
-        exe = shutil.which("docker-compose")
-    return exe
+    return debian_tool("docker-compose", "docker-compose")
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from conftest import published_store
+from conftest import debian_tool, published_store
 from riskmodels.htmlreport import build_report
 
 D = dt.date(2026, 11, 24)
@@ -21,15 +20,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 @pytest.fixture(scope="module")
 def chromium():
-    exe = shutil.which("chromium")
-    if exe is None:  # the test setup installs Debian's chromium where it is missing
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, capture_output=True, timeout=900).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
-            out = subprocess.run(install, capture_output=True, text=True, timeout=1200)
-            assert out.returncode == 0, out.stderr[-2000:]
-        exe = shutil.which("chromium")
-    return exe
+    return debian_tool("chromium", "chromium")
 
 
 @pytest.fixture(scope="module")
