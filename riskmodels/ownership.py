@@ -31,8 +31,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from .concentration import mhhi_many
 from .dates import date_end, period_end
 
 REGIMES = ("silent", "rights", "proportional", "full")
@@ -124,10 +124,14 @@ def group_of(entities: pd.DataFrame) -> dict[str, str]:
 
 
 class Matrices:
-    """Effective cash-flow and control matrices (owners x firm nodes) for each regime.
+    """Effective cash-flow and control matrices (owners x firm nodes) for each regime, sparse.
 
-    Built once from a links frame; :meth:`without` gives the matrices with one link removed
-    (pure numpy: the leave-one-out scenarios behind the drivers reuse the layout).
+    Built once from a links frame. Pre-chain matrices hold one cell per (owner, firm) link plus
+    each firm's residual owner; chains through firm-held firms use ``X = (I - C)^-1`` (a sparse
+    Neumann series, exact for acyclic holdings; a dense inverse of the firms in cycles
+    otherwise). Attributes: ``beta`` (cash flow, owners x nodes), ``gamma[regime]`` (control),
+    ``X_beta`` / ``X_gamma[regime]`` (nodes x nodes chains), ``K[regime]`` = gamma' beta
+    (nodes x nodes: the numerators of the O'Brien-Salop profit weights), all scipy CSR.
     """
 
     def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str]):
@@ -143,83 +147,134 @@ class Matrices:
         self.node_index = {n: i for i, n in enumerate(nodes)}
         oi = {o: i for i, o in enumerate(self.owners)}
         self._n_listed = len(owners)
-        # one entry per included link: which matrix (B for ultimate owners, C for firms), row, column
-        self.link_index = inc.index.to_numpy()
-        self._is_c = firm_owned
-        self._use = ultimate | firm_owned               # a firm's stake in itself is ignored
-        self._row = np.where(firm_owned, owner_node.map(self.node_index).fillna(0).to_numpy(),
-                             inc["owner_id"].map(oi).fillna(0).to_numpy()).astype(int)
-        self._col = firm.map(self.node_index).to_numpy(dtype=int)
-        self._beta = inc["beta"].to_numpy(dtype=float)
-        self._votes = inc["votes"].fillna(0.0).to_numpy(dtype=float)
-        self._gr = inc["gamma_rights"].fillna(0.0).to_numpy(dtype=float)
-        self._build(np.ones(len(inc), dtype=bool))
+        use = ultimate | firm_owned                       # a firm's stake in itself is ignored
+        self.link_index = inc.index.to_numpy()[use]        # links that enter the matrices
+        self.is_c = firm_owned[use]
+        self.row = np.where(firm_owned, owner_node.map(self.node_index).fillna(0).to_numpy(),
+                            inc["owner_id"].map(oi).fillna(0).to_numpy()).astype(np.int64)[use]
+        self.col = firm.map(self.node_index).to_numpy(dtype=np.int64)[use]
+        self.link_beta = inc["beta"].to_numpy(dtype=float)[use]
+        self.link_votes = inc["votes"].fillna(0.0).to_numpy(dtype=float)[use]
+        self.link_gr = inc["gamma_rights"].fillna(0.0).to_numpy(dtype=float)[use]
+        self._build()
 
-    def relevant_links(self, market_cols: set[int]) -> list[int]:
-        """Positions of the links that can change the profit weights among ``market_cols``: a
-        link into a market firm or into any firm that (indirectly) holds one."""
-        reach = set(market_cols)
-        c_links = self._use & self._is_c
-        while True:
-            holders = set(self._row[c_links & np.isin(self._col, list(reach))].tolist())
-            if holders <= reach:
-                break
-            reach |= holders
-        keep = self._use & np.isin(self._col, list(reach))
-        return np.flatnonzero(keep).tolist()
+    # -- pre-chain columns ------------------------------------------------------------------
+    def _cells(self):
+        """Links aggregated to matrix cells: (is_c, row, col) -> summed beta; cell id per link."""
+        n_nodes = len(self.nodes)
+        key = (self.is_c.astype(np.int64) * (len(self.owners) + n_nodes) + self.row) * n_nodes + self.col
+        uniq, cell = np.unique(key, return_inverse=True)
+        cell_beta = np.bincount(cell, self.link_beta, len(uniq))
+        first = np.zeros(len(uniq), dtype=np.int64)
+        first[cell[::-1]] = np.arange(len(cell))[::-1]
+        return cell, cell_beta, first
 
-    def without(self, position: int) -> "Matrices":
-        """A copy with the link at ``position`` (in ``link_index``) removed."""
-        other = object.__new__(Matrices)
-        other.__dict__.update({k: v for k, v in self.__dict__.items() if k not in ("beta", "gamma")})
-        mask = np.ones(len(self._beta), dtype=bool)
-        mask[position] = False
-        other._build(mask)
-        return other
-
-    def _build(self, mask: np.ndarray) -> None:
+    def _build(self) -> None:
         n_nodes, n_owners = len(self.nodes), len(self.owners)
-        keep_b = mask & self._use & ~self._is_c
-        keep_c = mask & self._use & self._is_c
-
-        def mat(keep, rows, values):
-            m = np.zeros((rows, n_nodes))
-            np.add.at(m, (self._row[keep], self._col[keep]), values[keep])
-            return m
-
-        B, C = mat(keep_b, n_owners, self._beta), mat(keep_c, n_nodes, self._beta)
-        held = B.sum(axis=0) + C.sum(axis=0)
+        col, b, c = self.col, ~self.is_c, self.is_c
+        self.cell, cell_beta, first = self._cells()
+        self.cell_beta = cell_beta
+        cell_pos = cell_beta > 0
+        cell_is_c, cell_col = self.is_c[first], self.col[first]
+        held = np.bincount(col, self.link_beta, n_nodes)
         self.overheld = [self.nodes[i] for i in np.flatnonzero(held > 1 + 1e-9)]
+        votes = np.bincount(col, self.link_votes, n_nodes)
+        gr_total = np.bincount(col, self.link_gr, n_nodes)
+        listed = np.bincount(cell_col, cell_pos.astype(float), n_nodes)
         res_rows = np.arange(self._n_listed, n_owners)
         diag = np.arange(n_nodes)
-        B[res_rows, diag] = np.clip(1.0 - held, 0.0, None)
-        votes = mat(keep_b, n_owners, self._votes).sum(axis=0) + mat(keep_c, n_nodes, self._votes).sum(axis=0)
-        gr_b, gr_c = mat(keep_b, n_owners, self._gr), mat(keep_c, n_nodes, self._gr)
-        gr_b[res_rows, diag] = np.clip(1.0 - votes, 0.0, None)
-        listed = (B[: self._n_listed] > 0).sum(axis=0) + (C > 0).sum(axis=0)
-        silent_b = np.zeros_like(B)
-        silent_b[res_rows, diag] = 1.0
-        full_b = (B > 0).astype(float)
-        full_b[res_rows, diag] = (listed == 0).astype(float)
-        control = {
-            "silent": (silent_b, np.zeros_like(C)),
-            "rights": (gr_b, gr_c),
-            "proportional": (B, C),
-            "full": (full_b, (C > 0).astype(float)),
+        self.column = {  # per regime: raw residual and column total (0 -> 1)
+            "beta": (np.clip(1.0 - held, 0.0, None), np.ones(n_nodes)),
+            "proportional": (np.clip(1.0 - held, 0.0, None), None),
+            "rights": (np.clip(1.0 - votes, 0.0, None), None),
+            "full": ((listed == 0).astype(float), None),
+            "silent": (np.ones(n_nodes), None),
         }
-        self.beta = self._chain(B, C)
-        self.gamma = {r: self._chain(*self._normalise(*control[r])) for r in REGIMES}
+        raw = {"proportional": held, "rights": gr_total, "full": listed, "silent": np.zeros(n_nodes)}
+        for r in ("proportional", "rights", "full", "silent"):
+            resid = self.column[r][0]
+            total = raw[r] + resid
+            self.column[r] = (resid, np.where(total == 0, 1.0, total))
+        self.held, self.votes_total, self.gr_total, self.listed = held, votes, gr_total, listed
 
-    @staticmethod
-    def _normalise(g: np.ndarray, c: np.ndarray):
-        total = g.sum(axis=0) + c.sum(axis=0)
-        total[total == 0] = 1.0
-        return g / total, c / total
+        def pair(values_b, rows_b, cols_b, values_c, rows_c, cols_c, resid, total):
+            g = sp.coo_matrix((np.concatenate([values_b, resid]) / total[np.concatenate([cols_b, diag])],
+                               (np.concatenate([rows_b, res_rows]), np.concatenate([cols_b, diag]))),
+                              shape=(n_owners, n_nodes)).tocsr()
+            cm = sp.coo_matrix((values_c / total[cols_c], (rows_c, cols_c)), shape=(n_nodes, n_nodes)).tocsr()
+            g.sum_duplicates(), cm.sum_duplicates()
+            return g, cm
 
-    @staticmethod
-    def _chain(b: np.ndarray, c: np.ndarray) -> np.ndarray:
-        # B_eff = B (I - C)^-1 (consolidated profits / control through chains of firms)
-        return np.linalg.solve((np.eye(c.shape[0]) - c).T, b.T).T
+        ib, ic = np.flatnonzero(b), np.flatnonzero(c)
+        cb, cc = np.flatnonzero(~cell_is_c), np.flatnonzero(cell_is_c)
+        pre = {
+            "beta": pair(self.link_beta[ib], self.row[ib], col[ib], self.link_beta[ic], self.row[ic], col[ic],
+                         *self.column["beta"]),
+            "proportional": pair(self.link_beta[ib], self.row[ib], col[ib], self.link_beta[ic], self.row[ic], col[ic],
+                                 *self.column["proportional"]),
+            "rights": pair(self.link_gr[ib], self.row[ib], col[ib], self.link_gr[ic], self.row[ic], col[ic],
+                           *self.column["rights"]),
+            "full": pair(cell_pos[cb].astype(float), self.row[first[cb]], cell_col[cb], cell_pos[cc].astype(float),
+                         self.row[first[cc]], cell_col[cc], *self.column["full"]),
+            "silent": pair(np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0, int),
+                           np.zeros(0, int), *self.column["silent"]),
+        }
+        chains = {}
+        self.eff, self.X = {}, {}
+        for r, (g, cm) in pre.items():
+            key = (cm.indices.tobytes(), cm.indptr.tobytes(), cm.data.tobytes())
+            if key not in chains:
+                chains[key] = _chain_inverse(cm)
+            self.X[r] = chains[key]
+            self.eff[r] = (g @ self.X[r]).tocsr()
+        self.eff["beta"].data = np.clip(self.eff["beta"].data, 0.0, 1.0)
+        for r in REGIMES:
+            self.eff[r].data = np.clip(self.eff[r].data, 0.0, None)
+        self.beta, self.X_beta = self.eff["beta"], self.X["beta"]
+        self.gamma = {r: self.eff[r] for r in REGIMES}
+        self.X_gamma = {r: self.X[r] for r in REGIMES}
+        bt = self.beta.tocsc()
+        self.K = {r: (self.gamma[r].T.tocsr() @ bt).tocsr() for r in REGIMES}
+        for m in self.K.values():
+            m.sort_indices()
+
+
+def _chain_inverse(c) -> "sp.csr_matrix":
+    """``(I - C)^-1`` for a sparse firm-to-firm holdings matrix (nodes x nodes, column sums <= 1).
+
+    Neumann series I + C + C^2 + ... (exact after the longest chain when holdings are acyclic;
+    geometric for cycles of partial stakes). If it has not converged after 200 terms, the firms
+    that take part in holdings are inverted densely."""
+    n = c.shape[0]
+    eye = sp.identity(n, format="csr")
+    if c.nnz == 0:
+        return eye
+    x, term = eye.copy(), c.copy()
+    for _ in range(200):
+        term.data[np.abs(term.data) < 1e-17] = 0.0
+        term.eliminate_zeros()
+        if term.nnz == 0:
+            return x.tocsr()
+        x = x + term
+        if np.abs(term.data).max() < 1e-15:
+            return x.tocsr()
+        term = (term @ c).tocsr()
+    active = np.union1d(c.tocoo().row, c.tocoo().col)
+    sub = c[active][:, active].toarray()
+    inv = np.linalg.inv(np.eye(len(active)) - sub) - np.eye(len(active))
+    inv[np.abs(inv) < 1e-17] = 0.0
+    r, q = np.nonzero(inv)
+    return (eye + sp.csr_matrix((inv[r, q], (active[r], active[q])), shape=(n, n))).tocsr()
+
+
+def _at(m, rows, cols) -> np.ndarray:
+    """Values of sparse ``m`` at (rows, cols); a negative row or column reads as 0."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    ok = (rows >= 0) & (cols >= 0)
+    out = np.zeros(len(rows))
+    if ok.any():
+        out[ok] = np.asarray(m[rows[ok], cols[ok]]).ravel()
+    return out
 
 
 def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[str, str]):
@@ -241,20 +296,34 @@ def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[
     return keys, S, cols
 
 
+def _pairs(S: np.ndarray, cols: np.ndarray, n_nodes: int):
+    """Ordered pairs (p != q) of firms in each market row: market index, shares and nodes."""
+    m, p, q = np.nonzero((cols[:, :, None] < n_nodes) & (cols[:, None, :] < n_nodes)
+                         & ~np.eye(S.shape[1], dtype=bool)[None])
+    return m, S[m, p], S[m, q], cols[m, p], cols[m, q]
+
+
+def _delta(m, sp_, sq, kpq, kpp, n_markets) -> np.ndarray:
+    """MHHI delta per market: sum over p != q of s_p s_q kappa_pq, kappa_pq = K_pq / K_pp
+    (a firm nobody controls, K_pp = 0, gets a zero kappa row; O'Brien & Salop 2000)."""
+    kappa = np.divide(kpq, kpp, out=np.zeros_like(kpq), where=kpp > 0)
+    return np.bincount(m, sp_ * sq * kappa, n_markets)
+
+
 def layout_mhhi(layout, mats: Matrices) -> pd.DataFrame:
-    """HHI, MHHI and delta of a :func:`market_layout` under every regime."""
+    """HHI, MHHI and delta of a :func:`market_layout` under every regime (points 0-10,000)."""
     keys, S, cols = layout
+    n_nodes = len(mats.nodes)
+    h = (S ** 2).sum(axis=1)
+    m, sp_, sq, np_, nq = _pairs(S, cols, n_nodes)
     out = []
     for regime in REGIMES:
-        b = np.pad(mats.beta, ((0, 1), (0, 1)))          # a dummy, self-owned column for padding
-        g = np.pad(mats.gamma[regime], ((0, 1), (0, 1)))
-        b[-1, -1] = g[-1, -1] = 1.0
-        B = np.transpose(b[:, cols], (1, 0, 2))             # (markets, owners, firms)
-        G = np.transpose(g[:, cols], (1, 0, 2))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            res = mhhi_many(S, np.clip(B, 0, 1), np.clip(G, 0, None))
-        out.append(pd.concat([keys, res], axis=1).assign(regime=regime))
+        K = mats.K[regime]
+        kpp = K.diagonal()[np_]
+        if (kpp <= 0).any():
+            warnings.warn("some firms are controlled by nobody: their profit-weight rows are zero", RuntimeWarning)
+        d = _delta(m, sp_, sq, _at(K, np_, nq), kpp, len(keys))
+        out.append(keys.assign(hhi=h, mhhi=h + d, delta=d, regime=regime))
     return pd.concat(out, ignore_index=True)
 
 
@@ -262,6 +331,125 @@ def market_mhhi(shares: pd.DataFrame, mats: Matrices, group: dict[str, str]) -> 
     """HHI, MHHI and delta for every market-period in ``shares`` (columns market_id, period,
     entity_id, share_pct) under every regime, vectorised over market-periods."""
     return layout_mhhi(market_layout(shares, mats.node_index, group), mats)
+
+
+def _removal_terms(mats: Matrices, regime: str):
+    """For every link, how removing it changes its firm's normalised pre-chain column.
+
+    Returns (alpha, point, resid) per link: the column scales by (1 + alpha), the link's own
+    cell moves by ``point`` and the residual owner's by ``resid`` (see :func:`link_contributions`).
+    """
+    k = mats.col
+    if regime == "silent":
+        z = np.zeros(len(k))
+        return z, z, z
+    if regime == "beta":
+        held = mats.held[k] - mats.link_beta
+        resid_new = np.clip(1.0 - held, 0.0, None)
+        return np.zeros(len(k)), -mats.link_beta, resid_new - mats.column["beta"][0][k]
+    resid, total = mats.column[regime]
+    if regime == "proportional":
+        x = mats.link_beta
+        new_resid = np.clip(1.0 - (mats.held[k] - x), 0.0, None)
+        new_total = mats.held[k] - x + new_resid
+    elif regime == "rights":
+        x = mats.link_gr
+        new_resid = np.clip(1.0 - (mats.votes_total[k] - mats.link_votes), 0.0, None)
+        new_total = mats.gr_total[k] - x + new_resid
+    else:  # full: the cell stops counting when nothing else fills it
+        cb = mats.cell_beta[mats.cell]
+        x = ((cb > 0) & (cb - mats.link_beta <= 0)).astype(float)
+        listed = mats.listed[k] - x
+        new_resid = (listed == 0).astype(float)
+        new_total = listed + new_resid
+    new_total = np.where(new_total == 0, 1.0, new_total)
+    return total[k] / new_total - 1.0, -x / new_total, (new_resid - resid[k]) / new_total
+
+
+def link_contributions(layout, mats: Matrices) -> pd.DataFrame:
+    """Leave-one-out MHHI-delta contribution of every link, per market row of ``layout`` and regime.
+
+    Removing a link changes one column k of the pre-chain matrices, so the effective matrices
+    change by a rank-one term ``v r_k`` (Sherman-Morrison on ``(I - C)^-1``): the new profit-weight
+    numerators of a market are K + r^g_k (v'B) + (G'u) r^b_k + (v.u) r^g_k r^b_k, read from the
+    sparse matrices without rebuilding them. Only markets holding a firm that the link reaches
+    (directly or through firm-held firms) are touched. Returns link position (in
+    ``mats.link_index``), market row, regime and ``delta_contribution`` (base delta minus the delta
+    without the link, points), rows with |contribution| > 1e-6.
+    """
+    keys, S, cols = layout
+    n_nodes, n_links = len(mats.nodes), len(mats.col)
+    empty = pd.DataFrame({"link": pd.Series(dtype=int), "m": pd.Series(dtype=int), "regime": pd.Series(dtype=str),
+                          "delta_contribution": pd.Series(dtype=float)})
+    if n_links == 0 or len(keys) == 0:
+        return empty
+    # which market rows each link can reach: reach(k) = pattern of row k of any chain matrix
+    reach = sum((abs(x) > 0).astype(np.int8) for x in mats.X.values()).tocsr()
+    valid = cols < n_nodes
+    mi, pi = np.nonzero(valid)
+    incidence = sp.csr_matrix((np.ones(len(mi), dtype=np.int8), (cols[mi, pi], mi)), shape=(n_nodes, len(keys)))
+    lm = (reach[mats.col] @ incidence).tocoo()
+    order = np.lexsort((lm.col, lm.row))
+    link, mrow = lm.row.astype(np.int64)[order], lm.col.astype(np.int64)[order]
+    nfirm = valid.sum(axis=1)
+    per = nfirm[mrow].astype(np.int64) ** 2
+    terms = {r: _removal_terms(mats, r) for r in ("beta",) + REGIMES}
+    # chunks of about two million firm pairs keep memory flat whatever the number of links
+    bounds = np.searchsorted(np.cumsum(per), np.arange(1, int(per.sum() // 2_000_000) + 2) * 2_000_000)
+    out, lo = [], 0
+    for hi in np.unique(np.minimum(bounds + 1, len(link))):
+        if hi > lo:
+            out.append(_contrib_chunk(mats, terms, S, cols, nfirm, link[lo:hi], mrow[lo:hi]))
+        lo = hi
+    return pd.concat(out, ignore_index=True) if out else empty
+
+
+def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow) -> pd.DataFrame:
+    """:func:`link_contributions` for the (link, market row) pairs given."""
+    per = nfirm[mrow].astype(np.int64) ** 2
+    e = np.repeat(np.arange(len(link)), per)
+    offs = np.arange(len(e)) - np.repeat(np.cumsum(per) - per, per)
+    nf = nfirm[mrow][e]
+    p, q = offs // nf, offs % nf            # valid positions come first in each market row
+    mr, L = mrow[e], link[e]
+    j, mm = cols[mr, p], cols[mr, q]
+    s_p, s_q = S[mr, p], S[mr, q]
+    k, o = mats.col[L], np.where(mats.is_c[L], -1, mats.row[L])
+    h = np.where(mats.is_c[L], mats.row[L], -1)
+    res = mats._n_listed + k
+    B = mats.beta
+    # cash-flow change u = (pt_b a2 + rho_b e_res) / den_b, a2 = e_o (owner link) or B[:, h] (firm link)
+    _, pt_b, rho_b = (a[L] for a in terms["beta"])
+    den_b = 1.0 - pt_b * _at(mats.X_beta, k, h)
+    xb_m, xb_j = _at(mats.X_beta, k, mm), _at(mats.X_beta, k, j)
+    off = p != q
+    out = []
+    for regime in REGIMES:
+        G, K, Xg = mats.gamma[regime], mats.K[regime], mats.X_gamma[regime]
+        alpha, pt, rho = (a[L] for a in terms[regime])
+        den = 1.0 - (alpha * (_at(Xg, k, k) - 1.0) + pt * _at(Xg, k, h))
+
+        def vB(n):  # (v' B)[n], v = (alpha G[:, k] + pt a1 + rho e_res) / den, a1 = e_o or G[:, h]
+            a1 = np.where(h >= 0, _at(K, h, n), _at(B, o, n))
+            return (alpha * _at(K, k, n) + pt * a1 + rho * _at(B, res, n)) / den
+
+        gu_j = (pt_b * np.where(h >= 0, _at(K, j, h), _at(G, o, j)) + rho_b * _at(G, res, j)) / den_b
+        vu = (alpha * (pt_b * np.where(h >= 0, _at(K, k, h), _at(G, o, k)) + rho_b * _at(G, res, k))
+              + pt * (pt_b * np.where(h >= 0, _at(K, h, h), 1.0) + rho_b * np.where(h >= 0, _at(G, res, h), 0.0))
+              + rho * (pt_b * np.where(h >= 0, _at(B, res, h), 0.0) + rho_b)) / (den * den_b)
+        xg_j = _at(Xg, k, j)
+        k_old, kjj_old = _at(K, j, mm), _at(K, j, j)
+        k_new = k_old + xg_j * vB(mm) + xb_m * gu_j + xg_j * xb_m * vu
+        kjj_new = kjj_old + xg_j * vB(j) + xb_j * gu_j + xg_j * xb_j * vu
+        w = s_p * s_q
+        new = np.bincount(e[off], (w * np.divide(k_new, kjj_new, out=np.zeros_like(k_new), where=kjj_new > 1e-12))[off],
+                          len(link))
+        old = np.bincount(e[off], (w * np.divide(k_old, kjj_old, out=np.zeros_like(k_old), where=kjj_old > 0))[off],
+                          len(link))
+        c = old - new
+        keep = np.abs(c) > 1e-6
+        out.append(pd.DataFrame({"link": link[keep], "m": mrow[keep], "regime": regime, "delta_contribution": c[keep]}))
+    return pd.concat(out, ignore_index=True)
 
 
 def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame,
@@ -294,23 +482,18 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
             link_sets.clear()  # link sets only grow with time: keep one, so memory stays bounded
             link_sets[key] = (links, Matrices(links, market_nodes, group))
         links, mats = link_sets[key]
-        layout = market_layout(part, mats.node_index, group)
-        base = layout_mhhi(layout, mats).assign(ownership_as_of=as_of)
-        results.append(base)
+        results.append(layout_mhhi(market_layout(part, mats.node_index, group), mats).assign(ownership_as_of=as_of))
         latest = part[part["_latest"]]
         if not top_drivers or latest.empty:
             continue
-        lay_latest = market_layout(latest, mats.node_index, group)
-        b = layout_mhhi(lay_latest, mats).set_index(["market_id", "period", "regime"])["delta"]
-        for pos in mats.relevant_links({mats.node_index[group.get(e, e)] for e in latest["entity_id"]}):
-            # one scenario per link (the same links without it), built and dropped: memory stays
-            # one matrix set whatever the number of links
-            d = layout_mhhi(lay_latest, mats.without(pos)).set_index(["market_id", "period", "regime"])["delta"]
-            contrib = (b - d).rename("delta_contribution").reset_index()
-            contrib = contrib[contrib["delta_contribution"].abs() > 1e-6]
-            link = links.loc[mats.link_index[pos]]
-            drivers.append(contrib.assign(owner_id=link["owner_id"], firm_id=link["firm_id"], beta=link["beta"],
-                                          link_kind=link["kind"]))
+        lay_keys, *_ = lay_latest = market_layout(latest, mats.node_index, group)
+        c = link_contributions(lay_latest, mats)
+        row = links.loc[mats.link_index[c["link"].to_numpy()]]
+        drivers.append(pd.DataFrame({
+            "market_id": lay_keys["market_id"].to_numpy()[c["m"]], "period": lay_keys["period"].to_numpy()[c["m"]],
+            "regime": c["regime"].to_numpy(), "delta_contribution": c["delta_contribution"].to_numpy(),
+            "owner_id": row["owner_id"].to_numpy(), "firm_id": row["firm_id"].to_numpy(),
+            "beta": row["beta"].to_numpy(), "link_kind": row["kind"].to_numpy()}))
     mhhi = pd.concat(results, ignore_index=True)
     drv = pd.concat(drivers, ignore_index=True) if drivers else pd.DataFrame(
         columns=["market_id", "period", "regime", "delta_contribution", "owner_id", "firm_id", "beta", "link_kind",
