@@ -40,10 +40,25 @@ RESIDUAL = "others@"
 
 
 def _latest(frame: pd.DataFrame, keys: list[str], value: str, date_col: str) -> pd.DataFrame:
-    """Per key, the latest row (by ``date_col`` end date, then file row) with ``value`` present."""
-    sub = frame[frame[value].notna()].assign(_end=date_end(frame[date_col]))
-    sub = sub.sort_values(["_end", "ref_row"]).groupby(keys, sort=False).tail(1)
-    return sub.drop(columns="_end")
+    """Per key, the latest row (by ``date_col`` end date, then file row) with ``value`` present.
+    Rows of a frame from :func:`prepare_dated` are already in that order."""
+    sub = frame[frame[value].notna()]
+    if "_end" not in sub.columns:
+        sub = sub.assign(_end=date_end(sub[date_col])).sort_values(["_end", "ref_row"], kind="stable")
+    return sub.groupby(keys, sort=False).tail(1).drop(columns="_end")
+
+
+def prepare_dated(frame: pd.DataFrame, date_col: str = "as_of") -> pd.DataFrame:
+    """``frame`` with ``_end`` (end of its date's precision) and sorted by it, then file row: a
+    point-in-time cut is then a prefix (done once for many :func:`links_as_of` dates)."""
+    out = frame.assign(_end=date_end(frame[date_col]), ref_row=pd.to_numeric(frame["ref_row"]))
+    return out.sort_values(["_end", "ref_row"], kind="stable").reset_index(drop=True)
+
+
+def _cut(frame: pd.DataFrame, limit: pd.Timestamp) -> pd.DataFrame:
+    if "_end" in frame.columns:
+        return frame.iloc[: int(np.searchsorted(frame["_end"].to_numpy(), np.datetime64(limit), side="right"))]
+    return frame[date_end(frame["as_of"]) <= limit]
 
 
 def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFrame, as_of: dt.date,
@@ -60,7 +75,7 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
     kinds = entities.set_index("entity_id")["kind"]
     out = []
 
-    s = stakes[date_end(stakes["as_of"]) <= limit]
+    s = _cut(stakes, limit)
     if len(s):
         s = s.assign(ref_row=pd.to_numeric(s["ref_row"]))
         last = _latest(s.assign(_any=1), ["investor_id", "investee_id"], "_any", "as_of").drop(columns="_any")
@@ -89,7 +104,7 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "ref_row": m["stake_ref_row"].fillna(m["ref_row"]).astype(int),
             "ref_file": "stake_rights.csv"}))
 
-    h = holders[date_end(holders["as_of"]) <= limit]
+    h = _cut(holders, limit)
     if len(h):
         h = h.assign(ref_row=pd.to_numeric(h["ref_row"]))
         keys = ["company_id", "holder_id"]
@@ -394,58 +409,75 @@ def link_contributions(layout, mats: Matrices) -> pd.DataFrame:
     nfirm = valid.sum(axis=1)
     per = nfirm[mrow].astype(np.int64) ** 2
     terms = {r: _removal_terms(mats, r) for r in ("beta",) + REGIMES}
+    # each market's own K block (markets x width x width) per regime: pairs then read it with numpy
+    ci = np.minimum(cols, n_nodes - 1)
+    kblock = {}
+    for regime in REGIMES:
+        vals = _at(mats.K[regime], np.repeat(ci, ci.shape[1], axis=1).ravel(), np.tile(ci, (1, ci.shape[1])).ravel())
+        kblock[regime] = vals.reshape(len(ci), ci.shape[1], ci.shape[1])
     # chunks of about two million firm pairs keep memory flat whatever the number of links
     bounds = np.searchsorted(np.cumsum(per), np.arange(1, int(per.sum() // 2_000_000) + 2) * 2_000_000)
     out, lo = [], 0
     for hi in np.unique(np.minimum(bounds + 1, len(link))):
         if hi > lo:
-            out.append(_contrib_chunk(mats, terms, S, cols, nfirm, link[lo:hi], mrow[lo:hi]))
+            out.append(_contrib_chunk(mats, terms, S, cols, nfirm, link[lo:hi], mrow[lo:hi], kblock))
         lo = hi
     return pd.concat(out, ignore_index=True) if out else empty
 
 
-def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow) -> pd.DataFrame:
-    """:func:`link_contributions` for the (link, market row) pairs given."""
-    per = nfirm[mrow].astype(np.int64) ** 2
-    e = np.repeat(np.arange(len(link)), per)
+def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblock) -> pd.DataFrame:
+    """:func:`link_contributions` for the (link, market row) pairs given.
+
+    Three levels keep the sparse reads few: per (link, market) row, per firm position of that
+    market, and per ordered firm pair (only numpy gathers at that level)."""
+    n_r = len(link)
+    nf = nfirm[mrow].astype(np.int64)
+    start = np.cumsum(nf) - nf
+    # positions: one per firm of each (link, market) row
+    r = np.repeat(np.arange(n_r), nf)
+    t = np.arange(len(r)) - start[r]
+    n, s = cols[mrow[r], t], S[mrow[r], t]
+    # ordered pairs (t1 != t2) of positions within each row
+    per = nf ** 2
+    e = np.repeat(np.arange(n_r), per)
     offs = np.arange(len(e)) - np.repeat(np.cumsum(per) - per, per)
-    nf = nfirm[mrow][e]
-    p, q = offs // nf, offs % nf            # valid positions come first in each market row
-    mr, L = mrow[e], link[e]
-    j, mm = cols[mr, p], cols[mr, q]
-    s_p, s_q = S[mr, p], S[mr, q]
-    k, o = mats.col[L], np.where(mats.is_c[L], -1, mats.row[L])
-    h = np.where(mats.is_c[L], mats.row[L], -1)
+    t1, t2 = offs // nf[e], offs % nf[e]
+    off = t1 != t2
+    e, t1, t2 = e[off], t1[off], t2[off]
+    P1, P2 = start[e] + t1, start[e] + t2
+    w = s[P1] * s[P2]
+    # per (link, market) row
+    k, o = mats.col[link], np.where(mats.is_c[link], -1, mats.row[link])
+    h = np.where(mats.is_c[link], mats.row[link], -1)
     res = mats._n_listed + k
     B = mats.beta
     # cash-flow change u = (pt_b a2 + rho_b e_res) / den_b, a2 = e_o (owner link) or B[:, h] (firm link)
-    _, pt_b, rho_b = (a[L] for a in terms["beta"])
+    _, pt_b, rho_b = (a[link] for a in terms["beta"])
     den_b = 1.0 - pt_b * _at(mats.X_beta, k, h)
-    xb_m, xb_j = _at(mats.X_beta, k, mm), _at(mats.X_beta, k, j)
-    off = p != q
+    kr, hr, orr, resr = k[r], h[r], o[r], res[r]
+    xb = _at(mats.X_beta, kr, n)
     out = []
     for regime in REGIMES:
         G, K, Xg = mats.gamma[regime], mats.K[regime], mats.X_gamma[regime]
-        alpha, pt, rho = (a[L] for a in terms[regime])
+        alpha, pt, rho = (a[link] for a in terms[regime])
         den = 1.0 - (alpha * (_at(Xg, k, k) - 1.0) + pt * _at(Xg, k, h))
-
-        def vB(n):  # (v' B)[n], v = (alpha G[:, k] + pt a1 + rho e_res) / den, a1 = e_o or G[:, h]
-            a1 = np.where(h >= 0, _at(K, h, n), _at(B, o, n))
-            return (alpha * _at(K, k, n) + pt * a1 + rho * _at(B, res, n)) / den
-
-        gu_j = (pt_b * np.where(h >= 0, _at(K, j, h), _at(G, o, j)) + rho_b * _at(G, res, j)) / den_b
+        # v = (alpha G[:, k] + pt a1 + rho e_res) / den, a1 = e_o (owner link) or G[:, h] (firm link)
         vu = (alpha * (pt_b * np.where(h >= 0, _at(K, k, h), _at(G, o, k)) + rho_b * _at(G, res, k))
               + pt * (pt_b * np.where(h >= 0, _at(K, h, h), 1.0) + rho_b * np.where(h >= 0, _at(G, res, h), 0.0))
               + rho * (pt_b * np.where(h >= 0, _at(B, res, h), 0.0) + rho_b)) / (den * den_b)
-        xg_j = _at(Xg, k, j)
-        k_old, kjj_old = _at(K, j, mm), _at(K, j, j)
-        k_new = k_old + xg_j * vB(mm) + xb_m * gu_j + xg_j * xb_m * vu
-        kjj_new = kjj_old + xg_j * vB(j) + xb_j * gu_j + xg_j * xb_j * vu
-        w = s_p * s_q
-        new = np.bincount(e[off], (w * np.divide(k_new, kjj_new, out=np.zeros_like(k_new), where=kjj_new > 1e-12))[off],
-                          len(link))
-        old = np.bincount(e[off], (w * np.divide(k_old, kjj_old, out=np.zeros_like(k_old), where=kjj_old > 0))[off],
-                          len(link))
+        # per position n: (v'B)[n], (G'u)[n], X_g[k, n]
+        a1 = np.where(hr >= 0, _at(K, hr, n), _at(B, orr, n))
+        vb = (alpha[r] * _at(K, kr, n) + pt[r] * a1 + rho[r] * _at(B, resr, n)) / den[r]
+        a2 = np.where(hr >= 0, _at(K, n, hr), _at(G, orr, n))
+        gu = (pt_b[r] * a2 + rho_b[r] * _at(G, resr, n)) / den_b[r]
+        xg = _at(Xg, kr, n)
+        kdiag_old = K.diagonal()[n]
+        kdiag_new = kdiag_old + xg * vb + xb * gu + xg * xb * vu[r]
+        k_old = kblock[regime][mrow[e], t1, t2]
+        k_new = k_old + xg[P1] * vb[P2] + xb[P2] * gu[P1] + xg[P1] * xb[P2] * vu[e]
+        d1, d0 = kdiag_new[P1], kdiag_old[P1]
+        new = np.bincount(e, w * np.divide(k_new, d1, out=np.zeros_like(k_new), where=d1 > 1e-12), n_r)
+        old = np.bincount(e, w * np.divide(k_old, d0, out=np.zeros_like(k_old), where=d0 > 0), n_r)
         c = old - new
         keep = np.abs(c) > 1e-6
         out.append(pd.DataFrame({"link": link[keep], "m": mrow[keep], "regime": regime, "delta_contribution": c[keep]}))
@@ -467,6 +499,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     shares = shares[shares["share_pct"].notna()].copy()
     shares["as_of"] = period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
+    stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
     link_sets: dict[tuple, tuple] = {}  # consecutive periods with identical links share matrices
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
