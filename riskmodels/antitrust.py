@@ -79,16 +79,15 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
                                                    end=lambda d: period_end(d["period"]))
     latest = s[s["end"] == s.groupby("market_id")["end"].transform("max")]
     by_group = latest.groupby(["market_id", "period", "g"])["share_pct"].sum().reset_index()
-    members = by_group.groupby(["market_id", "period"])["g"].agg(set)
 
     # 1. horizontal overlap
     if len(contributions):
         c = contributions[contributions["regime"] == norm["overlap_regime"]].copy()
         c["gi"] = c["owner_id"].map(lambda x: group.get(x, x))
         c["gt"] = c["firm_id"].map(lambda x: group.get(x, x))
-        c = c.merge(members.rename("members").reset_index(), on=["market_id", "period"])
-        both = np.array([gi in m and gt in m for gi, gt, m in zip(c["gi"], c["gt"], c["members"])], dtype=bool)
-        c = c[both]
+        present = by_group[["market_id", "period", "g"]]
+        c = c.merge(present.rename(columns={"g": "gi"}), on=["market_id", "period", "gi"])
+        c = c.merge(present.rename(columns={"g": "gt"}), on=["market_id", "period", "gt"])
         best = c.sort_values("delta_contribution", ascending=False).drop_duplicates(["gi", "gt"])
         m = rel.merge(best, on=["gi", "gt"], how="left")
         val["horizontal_overlap"] = (m["delta_contribution"].clip(lower=0) / norm["delta_mhhi_full"]).clip(upper=1).fillna(0.0).to_numpy()
@@ -145,23 +144,25 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
          if not np.isnan(ls) else f"no lock-in score for {nm(gt)}")
         for gi, gt, ls, sh in zip(rel["gi"], rel["gt"], lscore, m["share"].to_numpy(dtype=float))]
 
-    # 5. circularity
+    # 5. circularity: the best-scoring loop (first in loop order on ties) through each equity hop
     circ = np.zeros(n)
-    circ_f = ["no money loop through this investment"] * n
+    circ_f = np.array(["no money loop through this investment"] * n, dtype=object)
     if len(loops):
-        for lp in loops.itertuples():
-            hops = json.loads(lp.hop_details)
-            ratio = lp.round_trip_ratio if pd.notna(lp.round_trip_ratio) else lp.ratio_incl_ceilings
-            score = min(1.0, float(ratio)) if pd.notna(ratio) else a["normalise"].get("unknown_ratio_score", 0.5)
-            for h in hops:
-                if "equity" not in ([h["kind"]] + h["other_kinds"]):
-                    continue
-                hit = np.flatnonzero((rel["gi"] == h["from"]).to_numpy() & (rel["gt"] == h["to"]).to_numpy())
-                for i in hit:
-                    if score > circ[i]:
-                        circ[i] = score
-                        circ_f[i] = (f"loop {lp.path.replace('>', ' -> ')}: " + (
-                            f"round-trip ratio {ratio:.2f}" if pd.notna(ratio) else "return flow amount unknown"))
+        lp = loops.reset_index(drop=True)
+        ratio = lp["round_trip_ratio"].where(lp["round_trip_ratio"].notna(), lp["ratio_incl_ceilings"]).astype(float)
+        score = np.where(ratio.notna(), np.minimum(1.0, ratio.fillna(0.0)), a["normalise"].get("unknown_ratio_score", 0.5))
+        text = ("loop " + lp["path"].str.replace(">", " -> ") + ": "
+                + np.where(ratio.notna(), "round-trip ratio " + ratio.map("{:.2f}".format), "return flow amount unknown"))
+        hops = pd.DataFrame([(i, h["from"], h["to"], "equity" in [h["kind"]] + h["other_kinds"])
+                             for i, hd in enumerate(lp["hop_details"]) for h in json.loads(hd)],
+                            columns=["loop", "gi", "gt", "equity"])
+        hops = hops[hops["equity"]].assign(score=score[hops.loc[hops["equity"], "loop"]],
+                                           text=text.to_numpy()[hops.loc[hops["equity"], "loop"]])
+        hit = (rel[["gi", "gt"]].reset_index(names="i").merge(hops, on=["gi", "gt"])
+               .sort_values(["i", "score", "loop"], ascending=[True, False, True]).drop_duplicates("i"))
+        hit = hit[hit["score"] > 0]
+        circ[hit["i"]] = hit["score"]
+        circ_f[hit["i"]] = hit["text"]
     val["circularity"] = circ
     facts["circularity"] = circ_f
 
@@ -176,36 +177,65 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     facts["market_power"] = [f"largest share {x:g}% in {best.at[g, 'market_id']} {best.at[g, 'period']}" if not np.isnan(x)
                              else f"{nm(g)} has no market share in the data" for g, x in zip(rel["gi"], sh)]
 
-    # 7. prior scrutiny
-    ev = events.assign(groups=events["party_ids"].str.split(";").map(lambda xs: {group.get(x, x) for x in xs}))
+    # 7. prior scrutiny: the heaviest category with events (both, investor only, investee only)
     sc = np.zeros(n)
-    sc_f = ["no regulatory event names either party"] * n
-    for i, (gi, gt) in enumerate(zip(rel["gi"], rel["gt"])):
-        both = ev[ev["groups"].map(lambda g: gi in g and gt in g)]
-        inv_only = ev[ev["groups"].map(lambda g: gi in g and gt not in g)]
-        tgt_only = ev[ev["groups"].map(lambda g: gt in g and gi not in g)]
-        for frame, weight, label in ((both, norm["scrutiny_both"], "both parties"),
-                                     (inv_only, norm["scrutiny_investor"], "the investor"),
-                                     (tgt_only, norm["scrutiny_investee"], "the investee")):
-            if len(frame) and weight > sc[i]:
-                last_ev = frame.sort_values("date").iloc[-1]
-                sc[i] = weight
-                sc_f[i] = (f"{len(frame)} event(s) naming {label}, latest {last_ev['date']} {last_ev['authority']} "
-                           f"{last_ev['event_type']}")
+    sc_f = np.array(["no regulatory event names either party"] * n, dtype=object)
+    ev = events.reset_index(drop=True).reset_index(names="ev")
+    ev_long = ev.assign(g=ev["party_ids"].str.split(";")).explode("g")
+    ev_long = ev_long.assign(g=ev_long["g"].map(lambda x: group.get(x, x))).drop_duplicates(["ev", "g"])
+    ri = rel[["gi", "gt"]].reset_index(names="i")
+    on_i = ri.merge(ev_long[["ev", "g"]], left_on="gi", right_on="g")[["i", "ev"]]
+    on_t = ri.merge(ev_long[["ev", "g"]], left_on="gt", right_on="g")[["i", "ev"]]
+    hits = on_i.merge(on_t, on=["i", "ev"], how="outer", indicator=True)
+    cat = hits["_merge"].map({"both": 0, "left_only": 1, "right_only": 2}).astype(int)
+    cats = [(norm["scrutiny_both"], "both parties"), (norm["scrutiny_investor"], "the investor"),
+            (norm["scrutiny_investee"], "the investee")]
+    hits = hits.assign(cat=cat, weight=cat.map(lambda c: cats[c][0]).astype(float))
+    hits = hits[hits["weight"] > 0].merge(ev[["ev", "date", "authority", "event_type"]], on="ev")
+    if len(hits):
+        per = hits.groupby(["i", "cat"]).agg(count=("ev", "size"), weight=("weight", "first"))
+        last = hits.sort_values("date", kind="stable").groupby(["i", "cat"]).tail(1).set_index(["i", "cat"])
+        per = per.join(last[["date", "authority", "event_type"]]).reset_index()
+        best = per.sort_values(["i", "weight", "cat"], ascending=[True, False, True]).drop_duplicates("i")
+        sc[best["i"]] = best["weight"]
+        sc_f[best["i"]] = (best["count"].astype(str) + " event(s) naming " + best["cat"].map(lambda c: cats[c][1])
+                           + ", latest " + best["date"].astype(str) + " " + best["authority"].astype(str) + " "
+                           + best["event_type"].astype(str)).to_numpy()
     val["prior_scrutiny"] = sc
     facts["prior_scrutiny"] = sc_f
     return val, facts
 
 
-def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: float, seed: int) -> dict:
-    """Rank bands under Monte Carlo weight draws ~ Dirichlet(concentration * weights)."""
+def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: float, seed: int,
+               chunk: int = 100) -> dict:
+    """Rank bands under Monte Carlo weight draws ~ Dirichlet(concentration * weights).
+
+    Rank 1 is the highest score; ties rank by subject order (a stable sort, so the bands are
+    reproducible). Ranks are kept as int32 and the draws scored ``chunk`` at a time, so memory
+    is subjects x draws x 4 bytes. Percentiles use numpy's default linear interpolation."""
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(concentration * weights / weights.sum(), size=draws).T        # (components, draws)
-    scores = x @ w                                                                 # (subjects, draws)
-    ranks = (-scores).argsort(axis=0).argsort(axis=0) + 1
-    base_rank = (-(x @ weights)).argsort().argsort() + 1
-    return {"rank": base_rank, "rank_p05": np.percentile(ranks, 5, axis=1), "rank_p95": np.percentile(ranks, 95, axis=1),
-            "rank_std": ranks.std(axis=1)}
+    n = x.shape[0]
+    ranks = np.empty((n, draws), dtype=np.int32)
+    positions = np.arange(1, n + 1, dtype=np.int32)
+    for lo in range(0, draws, chunk):
+        scores = x @ w[:, lo:lo + chunk]                                           # (subjects, chunk)
+        order = np.argsort(-scores, axis=0, kind="stable")
+        np.put_along_axis(ranks[:, lo:lo + chunk], order, positions[:, None], axis=0)
+    base = np.empty(n, dtype=np.int64)
+    base[np.argsort(-(x @ weights), kind="stable")] = np.arange(1, n + 1)
+    mean = ranks.mean(axis=1)
+    std = np.sqrt(np.maximum((ranks.astype(np.float64) ** 2).mean(axis=1) - mean ** 2, 0.0)) if n < 20_000 else \
+        np.sqrt(np.maximum(np.einsum("ij,ij->i", ranks, ranks, dtype=np.float64) / draws - mean ** 2, 0.0))
+    ranks.sort(axis=1)
+
+    def pct(q):
+        h = (draws - 1) * q / 100
+        lo_i = int(np.floor(h))
+        hi_i = min(lo_i + 1, draws - 1)
+        return ranks[:, lo_i] + (h - lo_i) * (ranks[:, hi_i] - ranks[:, lo_i])
+
+    return {"rank": base, "rank_p05": pct(5), "rank_p95": pct(95), "rank_std": std}
 
 
 def pca_weights(x: np.ndarray) -> np.ndarray:
@@ -260,24 +290,33 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     wp = pca_weights(x)
     names = entities.set_index("entity_id")["name"].to_dict()
     nm = lambda e: names.get(e, e)  # noqa: E731
-    refs = rel_inputs["investments"].groupby(["investor_id", "investee_id"])["ref_row"].agg(
-        lambda xs: ";".join(f"investments.csv#{int(r)}" for r in sorted(set(pd.to_numeric(xs)))))
-    rows = []
-    for i, r in rel.iterrows():
-        comp = {c: {"value": None if np.isnan(val.at[i, c]) else float(val.at[i, c]), "weight": float(weights[k]),
-                    "contribution": float(100 * weights[k] * x[i, k]), "facts": facts.at[i, c]}
+    inv = rel_inputs["investments"][["investor_id", "investee_id"]].assign(
+        r=pd.to_numeric(rel_inputs["investments"]["ref_row"]).astype(int)).drop_duplicates().sort_values("r")
+    refs = ("investments.csv#" + inv["r"].astype(str)).groupby([inv["investor_id"], inv["investee_id"]]).agg(";".join)
+    # per-row text (JSON components and the explanation) is string assembly over plain lists
+    vals = np.where(np.isnan(val.to_numpy(dtype=float)), None, val.to_numpy(dtype=float)).tolist()
+    contrib = ((100 * weights)[None, :] * x).tolist()
+    fact_rows = facts.to_numpy().tolist()
+    wl = weights.tolist()
+    comps, texts = [], []
+    for inv, tgt, sc_i, v_i, c_i, f_i in zip(rel["investor_id"], rel["investee_id"], score.tolist(), vals, contrib,
+                                             fact_rows):
+        comp = {c: {"value": v_i[k], "weight": wl[k], "contribution": c_i[k], "facts": f_i[k]}
                 for k, c in enumerate(COMPONENTS)}
-        ordered = sorted(comp.items(), key=lambda kv: -kv[1]["contribution"])
-        text = f"{nm(r.investor_id)} -> {nm(r.investee_id)}: risk {score[i]:.0f}/100 — " + "; ".join(
-            f"{c.replace('_', ' ')} {'n/a' if d['value'] is None else format(d['value'], '.2f')} ({d['facts']})"
-            for c, d in ordered)
-        rows.append({"subject_type": "relationship", "subject_id": f"{r.investor_id}->{r.investee_id}",
-                     "investor_id": r.investor_id, "investee_id": r.investee_id, "score": float(score[i]),
-                     "rank": int(bands["rank"][i]), "rank_p05": float(bands["rank_p05"][i]),
-                     "rank_p95": float(bands["rank_p95"][i]), "rank_std": float(bands["rank_std"][i]),
-                     "score_pca": float(100 * x[i] @ wp), "components": json.dumps(comp, sort_keys=True),
-                     "explanation": text, "source_refs": refs.get((r.investor_id, r.investee_id), "")})
-    out = pd.DataFrame(rows)
+        comps.append(json.dumps(comp, sort_keys=True))
+        order = sorted(range(len(COMPONENTS)), key=lambda k: -c_i[k])
+        texts.append(f"{nm(inv)} -> {nm(tgt)}: risk {sc_i:.0f}/100 — " + "; ".join(
+            f"{COMPONENTS[k].replace('_', ' ')} {'n/a' if v_i[k] is None else format(v_i[k], '.2f')} ({f_i[k]})"
+            for k in order))
+    keys = rel[["investor_id", "investee_id"]]
+    out = pd.DataFrame({
+        "subject_type": "relationship", "subject_id": (keys["investor_id"] + "->" + keys["investee_id"]).to_numpy(),
+        "investor_id": keys["investor_id"].to_numpy(), "investee_id": keys["investee_id"].to_numpy(),
+        "score": score.astype(float), "rank": bands["rank"].astype(int), "rank_p05": bands["rank_p05"].astype(float),
+        "rank_p95": bands["rank_p95"].astype(float), "rank_std": bands["rank_std"].astype(float),
+        "score_pca": (100 * x @ wp).astype(float), "components": comps, "explanation": texts,
+        "source_refs": keys.merge(refs.rename("r").reset_index(), on=["investor_id", "investee_id"], how="left")["r"]
+        .fillna("").to_numpy()})
     # per firm: its riskiest relationship, as investor or investee
     firm_rows = []
     long = pd.concat([out.assign(firm=out["investor_id"], role="investor"),
@@ -298,7 +337,11 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     out = pd.concat([out, firms], ignore_index=True)
     prev = (previous.set_index(["subject_type", "subject_id"])["score"] if previous is not None and len(previous)
             else pd.Series(dtype=float))
-    out["previous_score"] = [prev.get((t, s), np.nan) for t, s in zip(out["subject_type"], out["subject_id"])]
+    if len(prev):
+        out["previous_score"] = out[["subject_type", "subject_id"]].merge(
+            prev.rename("p").reset_index(), on=["subject_type", "subject_id"], how="left")["p"].to_numpy(dtype=float)
+    else:
+        out["previous_score"] = np.nan
     out["score_change"] = out["score"] - out["previous_score"]
     out["movement_z"], out["movement_flag"] = np.nan, False
     for t in ("relationship", "firm"):

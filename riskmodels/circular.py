@@ -41,19 +41,25 @@ def money_graph(investments: pd.DataFrame, commitments: pd.DataFrame, entities: 
                        "ref": "compute_commitments.csv#" + su["ref_row"].astype(str) + " (accelerator family)"})
     edges = pd.concat([eq, sp, su], ignore_index=True)
     edges = edges[edges["src"] != edges["dst"]]
-    agg = edges.groupby(["src", "dst", "kind"]).agg(
-        usd=("usd", lambda x: float(x.sum()) if x.notna().any() else None),
-        usd_ceiling=("usd_ceiling", lambda x: float(x.sum()) if x.notna().any() else None),
-        first_date=("date", "min"), last_date=("date", "max"), refs=("ref", lambda x: sorted(set(x))),
-        n_deals=("ref", "size")).reset_index()
-    agg = agg.astype(object).where(agg.notna(), None)
+    key = ["src", "dst", "kind"]
+    grouped = edges.groupby(key)
+    agg = grouped.agg(usd=("usd", "sum"),
+                      n_usd=("usd", "count"), usd_ceiling=("usd_ceiling", "sum"), n_ceiling=("usd_ceiling", "count"),
+                      first_date=("date", "min"), last_date=("date", "max"), n_deals=("ref", "size"))
+    refs = edges[key + ["ref"]].drop_duplicates().sort_values("ref").groupby(key)["ref"].agg(list)
+    agg = agg.join(refs.rename("refs")).reset_index()
+    usd = agg["usd"].astype(float).where(agg["n_usd"] > 0)
+    ceiling = agg["usd_ceiling"].astype(float).where(agg["n_ceiling"] > 0)
     g = nx.DiGraph()
-    for row in agg.itertuples(index=False):
-        if not g.has_edge(row.src, row.dst):
-            g.add_edge(row.src, row.dst, flows={})
-        g[row.src][row.dst]["flows"][row.kind] = {
-            "usd": row.usd, "usd_ceiling": row.usd_ceiling, "first_date": row.first_date,
-            "last_date": row.last_date, "refs": row.refs, "n_deals": int(row.n_deals)}
+    flows: dict[tuple, dict] = {}
+    for src, dst, kind, u, c, f, last, rf, n in zip(agg["src"], agg["dst"], agg["kind"], usd.tolist(), ceiling.tolist(),
+                                                    agg["first_date"].tolist(), agg["last_date"].tolist(), agg["refs"],
+                                                    agg["n_deals"].tolist()):
+        flows.setdefault((src, dst), {})[kind] = {
+            "usd": None if u != u else u, "usd_ceiling": None if c != c else c,
+            "first_date": None if f is None or f != f else f, "last_date": None if last is None or last != last else last,
+            "refs": rf, "n_deals": int(n)}
+    g.add_edges_from((u, v, {"flows": f}) for (u, v), f in flows.items())
     return g
 
 
@@ -69,7 +75,9 @@ def _hop_amount(flows: dict, prefer: tuple[str, ...]) -> tuple[str, float | None
 def round_trips(g: nx.DiGraph, max_hops: int = 3) -> pd.DataFrame:
     """Every simple cycle of 2..max_hops hops with an equity edge, one row per loop."""
     rows = []
-    for cycle in nx.simple_cycles(g, length_bound=max_hops):
+    # only strongly connected firms can lie on a loop: prune the rest (most funds) first
+    core = set().union(*(c for c in nx.strongly_connected_components(g) if len(c) > 1)) if len(g) else set()
+    for cycle in nx.simple_cycles(g.subgraph(core), length_bound=max_hops):
         if len(cycle) < 2:
             continue
         hops = [(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))]

@@ -134,78 +134,103 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
     term = c[c["usd"].notna() & c["term_years"].notna()]
     term_w = (term.assign(w=term["usd"] * term["term_years"]).groupby(key)["w"].sum()
               / term.groupby(key)["usd"].sum()).rename("term_years")
-    refs = c.groupby(key)["ref_row"].agg(lambda xs: ";".join(f"compute_commitments.csv#{int(x)}" for x in sorted(set(xs))))
+    cr = c[["buyer_group", "layer", "ref_row"]].assign(r=pd.to_numeric(c["ref_row"]).astype(int)).drop_duplicates(
+        key + ["r"]).sort_values("r")
+    refs = ("compute_commitments.csv#" + cr["r"].astype(str)).groupby([cr["buyer_group"], cr["layer"]]).agg(";".join)
     basis = c.groupby(key)["basis"].first()
-
-    rows = []
     raised = inv.groupby("investee_group")["usd"].sum(min_count=1)
     raised_ceiling = inv.groupby("investee_group")["usd_ceiling"].sum(min_count=1)
-    for buyer in model_builders(entities):
-        for layer in LAYERS:
-            k = (buyer, layer)
-            comps: dict[str, dict] = {}
-            has = k in basis.index and pd.notna(basis.get(k)) and k in top.index
-            if has:
-                ts, tsh = top.loc[k]
-                comps["supplier_concentration"] = {
-                    "value": float(hhi[k]), "facts": f"{len(suppliers[k])} supplier(s) on a {basis[k].upper()} basis; "
-                    f"top {names.get(ts, ts)} {100 * tsh:.0f}%"}
-                if k in topv.index:
-                    tv, tvs = topv.loc[k]
-                    comps["accelerator_dependence"] = {
-                        "value": float(tvs), "facts": f"{100 * tvs:.0f}% of committed compute is known to run on "
-                        f"{names.get(tv, tv)} hardware (chip family unknown for {100 * (1 - coverage_fam[k]):.0f}%)"}
-                funded = inv[inv["investee_group"] == buyer]
-                total = funded["usd"].sum()
-                if total > 0:
-                    from_sup = funded[funded["investor_group"].isin(suppliers[k])]["usd"].sum()
-                    comps["equity_entanglement"] = {
-                        "value": float(from_sup / total), "facts": f"${from_sup:g}bn of ${total:g}bn known outside funding "
-                        f"(excl. ceilings) comes from its suppliers"}
-                cu = committed_usd.get(k)
-                parts, facts = [], []
-                if pd.notna(cu) and raised.get(buyer, 0) > 0:
-                    ratio = cu / raised[buyer]
-                    parts.append((norm["contract_ratio_weight"], min(1.0, ratio / norm["contract_ratio_full"])))
-                    facts.append(f"${cu:g}bn committed vs ${raised[buyer]:g}bn raised ({ratio:.1f}x)")
-                if pd.notna(term_w.get(k)):
-                    parts.append((1 - norm["contract_ratio_weight"], min(1.0, term_w[k] / norm["term_years_full"])))
-                    facts.append(f"USD-weighted term {term_w[k]:.1f} years")
-                if parts:
-                    comps["contract_weight"] = {"value": float(sum(w * x for w, x in parts) / sum(w for w, _ in parts)),
-                                                "facts": "; ".join(facts)}
-                e = excl[(excl["investee_group"] == buyer) & excl["investor_group"].isin(suppliers[k])]
-                act = e[e["active"]]
-                comps["exclusivity"] = {
-                    "value": 1.0 if len(act) else 0.0,
-                    "facts": ("; ".join(f"{names.get(r.investor_group, r.investor_group)} since {r.as_of}: {r.text}"
-                                        for r in act.itertuples()) if len(act) else "no active exclusivity/ROFR known")
-                    + ("".join(f"; ended {r.as_of}: {names.get(r.investor_group, r.investor_group)}"
-                               for r in e[~e["active"]].itertuples()))}
-            avail = {n: d for n, d in comps.items() if d["value"] is not None and not np.isnan(d["value"])}
-            wsum = sum(weights[n] for n in avail)
-            for n, d in avail.items():
-                d["weight"] = weights[n]
-                d["contribution"] = 100 * weights[n] * d["value"] / wsum if wsum else 0.0
-            score = float(sum(d["contribution"] for d in avail.values())) if avail else np.nan
-            who = names.get(buyer, buyer)
-            if not has:
-                explanation = f"{who} ({layer}): no compute commitment with a counted amount is known in this layer"
-            else:
-                ordered = sorted(avail.items(), key=lambda kv: -kv[1]["contribution"])
-                explanation = f"{who} ({layer}) lock-in {score:.0f}/100: " + "; ".join(
-                    f"{n.replace('_', ' ')} {d['value']:.2f} ({d['facts']})" for n, d in ordered)
-                if pd.notna(ceiling_usd.get(k)):
-                    explanation += f"; ceilings kept apart: ${ceiling_usd[k]:g}bn 'up to'"
-            rows.append({
-                "buyer_id": buyer, "layer": layer, "score": score, "coverage": wsum / sum(weights.values()),
-                "basis": basis.get(k) if has else None,
-                "top_supplier_id": top.loc[k, "supplier_group"] if has else None,
-                "top_supplier_share_pct": 100 * float(top.loc[k, "share"]) if has else None,
-                "committed_usd_bn": float(committed_usd.get(k)) if has and pd.notna(committed_usd.get(k)) else None,
-                "ceiling_usd_bn": float(ceiling_usd.get(k)) if has and pd.notna(ceiling_usd.get(k)) else None,
-                "raised_usd_bn": float(raised.get(buyer)) if pd.notna(raised.get(buyer, np.nan)) else None,
-                "raised_ceiling_usd_bn": float(raised_ceiling.get(buyer)) if pd.notna(raised_ceiling.get(buyer, np.nan)) else None,
-                "components": json.dumps(avail, sort_keys=True), "explanation": explanation,
-                "source_refs": refs.get(k, "")})
+
+    # every (model builder, layer), with each input aligned by a join (no per-buyer filtering)
+    grid = pd.MultiIndex.from_product([model_builders(entities), list(LAYERS)], names=key)
+    g = pd.DataFrame(index=grid)
+    g = g.join(basis.rename("basis")).join(hhi).join(top.rename(columns={"supplier_group": "ts", "share": "tsh"}))
+    g = g.join(topv.rename(columns={"chip_vendor": "tv", "share": "tvs"})).join(coverage_fam)
+    g = g.join(suppliers.map(len).rename("n_sup")).join(committed_usd).join(ceiling_usd).join(term_w)
+    sup_sets = v[key + ["supplier_group"]].drop_duplicates()
+    funded_total = inv.groupby("investee_group")["usd"].sum()
+    from_sup = (inv.merge(sup_sets, left_on=["investee_group", "investor_group"], right_on=["buyer_group", "supplier_group"])
+                .groupby(key)["usd"].sum())
+    buyers = g.index.get_level_values("buyer_group")
+    g["funded_total"] = buyers.map(funded_total).to_numpy(dtype=float)
+    g["from_sup"] = from_sup.reindex(g.index).fillna(0.0).to_numpy()
+    g["raised"] = buyers.map(raised).to_numpy(dtype=float)
+    g["raised_ceiling"] = buyers.map(raised_ceiling).to_numpy(dtype=float)
+    e = (excl.reset_index(names="_o").merge(sup_sets, left_on=["investee_group", "investor_group"],
+                                            right_on=["buyer_group", "supplier_group"]).sort_values("_o", kind="stable"))
+    e["who"] = e["investor_group"].map(lambda x: names.get(x, x))
+    active = e["active"].astype(bool).to_numpy()
+    act = e[active]
+    act_text = ("" + act["who"] + " since " + act["as_of"].astype(str) + ": " + act["text"].astype(str)).groupby(
+        [act["buyer_group"], act["layer"]]).agg("; ".join)
+    ended = e[~active]
+    ended_text = ("; ended " + ended["as_of"].astype(str) + ": " + ended["who"]).groupby(
+        [ended["buyer_group"], ended["layer"]]).agg("".join)
+    g = g.join(act_text.rename("act_text")).join(ended_text.rename("ended_text"))
+    g["has"] = g["basis"].notna() & g["ts"].notna()
+
+    rows = []
+    total_w = sum(weights.values())
+    for (buyer, layer), r in zip(g.index, g.to_dict("records")):
+        comps: dict[str, dict] = {}
+        has = r["has"]
+        if has:
+            ts, tsh = r["ts"], r["tsh"]
+            comps["supplier_concentration"] = {
+                "value": float(r["supplier_concentration"]), "facts": f"{int(r['n_sup'])} supplier(s) on a "
+                f"{r['basis'].upper()} basis; top {names.get(ts, ts)} {100 * tsh:.0f}%"}
+            if pd.notna(r["tv"]):
+                tv, tvs = r["tv"], r["tvs"]
+                comps["accelerator_dependence"] = {
+                    "value": float(tvs), "facts": f"{100 * tvs:.0f}% of committed compute is known to run on "
+                    f"{names.get(tv, tv)} hardware (chip family unknown for {100 * (1 - r['family_coverage']):.0f}%)"}
+            total = r["funded_total"] if pd.notna(r["funded_total"]) else 0.0
+            if total > 0:
+                fs = r["from_sup"]
+                comps["equity_entanglement"] = {
+                    "value": float(fs / total), "facts": f"${fs:g}bn of ${total:g}bn known outside funding "
+                    f"(excl. ceilings) comes from its suppliers"}
+            cu, rz, tw = r["committed_usd"], r["raised"], r["term_years"]
+            parts, facts = [], []
+            if pd.notna(cu) and pd.notna(rz) and rz > 0:
+                ratio = cu / rz
+                parts.append((norm["contract_ratio_weight"], min(1.0, ratio / norm["contract_ratio_full"])))
+                facts.append(f"${cu:g}bn committed vs ${rz:g}bn raised ({ratio:.1f}x)")
+            if pd.notna(tw):
+                parts.append((1 - norm["contract_ratio_weight"], min(1.0, tw / norm["term_years_full"])))
+                facts.append(f"USD-weighted term {tw:.1f} years")
+            if parts:
+                comps["contract_weight"] = {"value": float(sum(w * x for w, x in parts) / sum(w for w, _ in parts)),
+                                            "facts": "; ".join(facts)}
+            act_t = r["act_text"] if isinstance(r["act_text"], str) else ""
+            comps["exclusivity"] = {
+                "value": 1.0 if act_t else 0.0,
+                "facts": (act_t or "no active exclusivity/ROFR known")
+                + (r["ended_text"] if isinstance(r["ended_text"], str) else "")}
+        avail = {n: d for n, d in comps.items() if d["value"] is not None and not np.isnan(d["value"])}
+        wsum = sum(weights[n] for n in avail)
+        for n, d in avail.items():
+            d["weight"] = weights[n]
+            d["contribution"] = 100 * weights[n] * d["value"] / wsum if wsum else 0.0
+        score = float(sum(d["contribution"] for d in avail.values())) if avail else np.nan
+        who = names.get(buyer, buyer)
+        if not has:
+            explanation = f"{who} ({layer}): no compute commitment with a counted amount is known in this layer"
+        else:
+            ordered = sorted(avail.items(), key=lambda kv: -kv[1]["contribution"])
+            explanation = f"{who} ({layer}) lock-in {score:.0f}/100: " + "; ".join(
+                f"{n.replace('_', ' ')} {d['value']:.2f} ({d['facts']})" for n, d in ordered)
+            if pd.notna(r["ceiling_usd"]):
+                explanation += f"; ceilings kept apart: ${r['ceiling_usd']:g}bn 'up to'"
+        rows.append({
+            "buyer_id": buyer, "layer": layer, "score": score, "coverage": wsum / total_w,
+            "basis": r["basis"] if has else None,
+            "top_supplier_id": r["ts"] if has else None,
+            "top_supplier_share_pct": 100 * float(r["tsh"]) if has else None,
+            "committed_usd_bn": float(r["committed_usd"]) if has and pd.notna(r["committed_usd"]) else None,
+            "ceiling_usd_bn": float(r["ceiling_usd"]) if has and pd.notna(r["ceiling_usd"]) else None,
+            "raised_usd_bn": float(r["raised"]) if pd.notna(r["raised"]) else None,
+            "raised_ceiling_usd_bn": float(r["raised_ceiling"]) if pd.notna(r["raised_ceiling"]) else None,
+            "components": json.dumps(avail, sort_keys=True), "explanation": explanation,
+            "source_refs": refs.get((buyer, layer), "")})
     return pd.DataFrame(rows)
