@@ -5,6 +5,7 @@ Environment variables:
     RISKMODELS_VAR      working directory for landing, GX, reports (default: <home>/var)
     RISKMODELS_DB_URL   SQLAlchemy URL of the risk store (default: sqlite:///<var>/riskmodels.db)
     RISKMODELS_SOURCES  sources file (default: <home>/config/sources.yaml)
+    RISKMODELS_VALIDATION  validation modes file (default: <home>/config/validation.yaml)
 """
 from __future__ import annotations
 
@@ -70,3 +71,9 @@ def load_yaml(path: Path) -> dict:
 def thresholds(settings: Settings | None = None) -> dict:
     settings = settings or get_settings()
     return load_yaml(settings.home / "config" / "thresholds.yaml")
+
+
+def validation_config(settings: Settings | None = None) -> dict:
+    """How large frames are validated (config/validation.yaml, or ``RISKMODELS_VALIDATION``)."""
+    settings = settings or get_settings()
+    return load_yaml(Path(os.environ.get("RISKMODELS_VALIDATION", settings.home / "config" / "validation.yaml")))

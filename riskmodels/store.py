@@ -47,7 +47,12 @@ validation_results = sa.Table(
     sa.Column("failed_critical", sa.Integer, nullable=False), sa.Column("failed_warning", sa.Integer, nullable=False),
     sa.Column("rows", sa.Integer, nullable=False), sa.Column("details", sa.Text, nullable=False),
     sa.Column("data_docs", sa.Text), sa.Column("validated_at", sa.DateTime, nullable=False),
+    # gx_full, or pandas_full+gx_sample for frames above config/validation.yaml's gx_full_max_rows
+    sa.Column("mode", sa.String(32)), sa.Column("gx_rows", sa.Integer),
 )
+
+# columns added after a table first shipped: (table, column, DDL type); added in place by init_db
+ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_results", "gx_rows", "INTEGER")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -224,6 +229,10 @@ def init_db(engine: sa.Engine, sql_dir: Path) -> None:
         return
     with engine.begin() as conn:
         metadata.create_all(conn)
+        inspector = sa.inspect(conn)
+        for table, column, ddl in ADDED_COLUMNS:
+            if column not in {c["name"] for c in inspector.get_columns(table)}:
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
         for stmt in view_statements(sql_dir):
             name = re.search(r"CREATE VIEW\s+(\w+)", stmt, re.I).group(1)
             conn.execute(sa.text(f"DROP VIEW IF EXISTS {name}"))

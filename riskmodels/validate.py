@@ -19,10 +19,12 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import store
-from .config import Settings, get_settings
+from .checks import run_checks
+from .config import Settings, get_settings, validation_config
 from .dates import DATE_RE, PERIOD_RE, date_end, period_end
 from .ingest import read_landed
 
@@ -108,17 +110,37 @@ def _context(settings: Settings):
     return _CONTEXT[key]
 
 
+def _shown(column, labels: dict[str, str]):
+    """The column as an analyst reads it (derived helper columns named after their source)."""
+    if isinstance(column, str) and column.startswith("__bad_"):
+        return column.removeprefix("__bad_")
+    if isinstance(column, str) and column.startswith("__unregistered_"):
+        return column.removeprefix("__unregistered_") + " (ids not in the entity registry)"
+    if isinstance(column, str) and column in labels:
+        return f"{column} ({labels[column]})"
+    return column
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _describe_check(f: dict, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
+    """A :func:`riskmodels.checks.run_checks` failure in the same shape as :func:`_describe`."""
+    kwargs = {k: v for k, v in f["kwargs"].items() if k not in ("batch_id", "value_set")}
+    column = kwargs.get("column") or kwargs.get("column_list")
+    return {"dataset": dataset, "file": ref["location"], "landing_path": ref["path"], "expectation": f["type"],
+            "column": _shown(column, labels), "severity": str(f["severity"]).lower(),
+            "unexpected_count": f["unexpected_count"], "kwargs": kwargs, "checked_by": "pandas (every row)",
+            "examples": [{"row": _plain(e["row"]), "values": {k: _plain(v) for k, v in e["values"].items()}}
+                         for e in f["examples"]]}
+
+
 def _describe(er, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
     cfg = er.expectation_config
     kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "value_set")}
     column = kwargs.get("column") or kwargs.get("column_list")
-    shown = column
-    if isinstance(column, str) and column.startswith("__bad_"):
-        shown = column.removeprefix("__bad_")
-    elif isinstance(column, str) and column.startswith("__unregistered_"):
-        shown = column.removeprefix("__unregistered_") + " (ids not in the entity registry)"
-    elif isinstance(column, str) and column in labels:
-        shown = f"{column} ({labels[column]})"
+    shown = _shown(column, labels)
     res = er.result or {}
     examples = []
     for item in (res.get("partial_unexpected_index_list") or [])[:MAX_EXAMPLES]:
@@ -175,6 +197,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         source = ctx.data_sources.get("riskmodels")
     except (KeyError, ValueError):
         source = ctx.data_sources.add_pandas("riskmodels")
+    vcfg = validation_config(settings)
     summary, failures, rows = {}, [], []
     for ref in refs:
         name = ref["dataset"]
@@ -202,20 +225,37 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["_row"],
                            "partial_unexpected_count": MAX_EXAMPLES}))
-        result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=params)
-        vr = next(iter(result.run_results.values()))
         labels = {g["name"]: f"sum of {g['column']} per {' + '.join(g['by'])}"
                   for g in doc.get("meta", {}).get("group_sums", [])}
+        gx_frame, mode, full = frame, "gx_full", None
+        if len(frame) > vcfg["gx_full_max_rows"]:
+            # large frame: every row through the vectorised checks, a representative sample through GX
+            mode = "pandas_full+gx_sample"
+            full = run_checks(frame, doc, params, MAX_EXAMPLES)
+            flagged = np.unique(np.concatenate([f["rows"] for f in full] + [np.zeros(0, dtype=np.int64)]))
+            pick = np.random.default_rng(vcfg["sample_seed"]).choice(
+                len(frame), size=min(vcfg["gx_sample_rows"], len(frame)), replace=False)
+            gx_frame = frame.iloc[np.union1d(flagged[: vcfg["flagged_max"]], pick)]
+        result = checkpoint.run(batch_parameters={"dataframe": gx_frame}, expectation_parameters=params)
+        vr = next(iter(result.run_results.values()))
         failed = [_describe(er, name, ref, labels) for er in vr.results if not er.success]
+        if full is not None:
+            # counts and examples from the full frame; a GX-only failure is kept as GX reports it
+            by_pandas = [_describe_check(f, name, ref, labels) for f in full]
+            seen = {(f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str)) for f in by_pandas}
+            failed = by_pandas + [dict(f, checked_by=f"GX (sample of {len(gx_frame)} rows)") for f in failed
+                                  if (f["expectation"], json.dumps(f["kwargs"], sort_keys=True, default=str)) not in seen]
         crit = [f for f in failed if f["severity"] == "critical"]
         warn = [f for f in failed if f["severity"] != "critical"]
         failures.extend(crit)
         summary[name] = {"success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
-                         "failed_warning": len(warn), "rows": int(len(frame)), "sha256": ref["sha256"]}
+                         "failed_warning": len(warn), "rows": int(len(frame)), "sha256": ref["sha256"],
+                         "mode": mode, "gx_rows": int(len(gx_frame))}
         rows.append({"run_date": run_date, "dataset": name, "sha256": ref["sha256"], "suite": ref["suite"],
                      "success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
                      "failed_warning": len(warn), "rows": int(len(frame)),
-                     "details": json.dumps(crit + warn, default=str), "data_docs": str(settings.gx_dir)})
+                     "details": json.dumps(crit + warn, default=str), "data_docs": str(settings.gx_dir),
+                     "mode": mode, "gx_rows": int(len(gx_frame))})
         if crit:
             store.set_raw_input_status(ref, "quarantined", settings)
         else:
