@@ -1,4 +1,4 @@
-"""Command line: ``riskmodels run|show|schema``. Wires library calls together, nothing more."""
+"""Command line: ``riskmodels run|show|whatif|report|export|backfill|synth|schema``. Wires library calls together, nothing more."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     p_back = sub.add_parser("backfill", help="run the pipeline for every day from --start to --end, with a progress bar")
     p_back.add_argument("--start", required=True, type=_date)
     p_back.add_argument("--end", required=True, type=_date)
+    p_synth = sub.add_parser("synth", help="write a synthetic world in the shipped formats (scale tests, benchmarks)")
+    p_synth.add_argument("--scale", type=int, default=1, help="1 ~ the snapshot; 1000 ~ 10,000 entities, 2,000 markets "
+                         "x 40 quarters, 100,000 investment links, 50,000 commitments")
+    p_synth.add_argument("--seed", type=int, default=0)
+    p_synth.add_argument("--out", required=True, help="directory for the CSVs, sources.yaml and summary.json")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
@@ -110,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(day.isoformat())
         print(json.dumps({"days": len(days), "failed_validation": failed}))
         return 2 if failed else 0
+    if args.command == "synth":
+        from .synth import write
+
+        if args.scale < 1:
+            parser.error("--scale must be a positive integer")
+        summary = write(args.out, args.scale, args.seed)
+        print(json.dumps(summary, indent=2))
+        print(f"point the pipeline at it: RISKMODELS_SOURCES={args.out}/sources.yaml", file=sys.stderr)
+        return 0
     if args.command == "schema":
         from .store import schema_ddl
 

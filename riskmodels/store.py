@@ -245,9 +245,26 @@ def _now() -> dt.datetime:
 
 
 def _replace(conn, table: sa.Table, where, rows: list[dict]) -> None:
+    """Delete the rows matching ``where`` and insert ``rows``: COPY on PostgreSQL (psycopg's
+    binary-free text COPY inside the same transaction), executemany elsewhere."""
     conn.execute(table.delete().where(where))
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, rows)
+    else:
         conn.execute(table.insert(), rows)  # executemany
+
+
+def _copy(conn, table: sa.Table, rows: list[dict]) -> None:
+    cols = [c for c in table.columns if c.name in rows[0]]
+    ints = [isinstance(c.type, sa.Integer) for c in cols]
+    names = [c.name for c in cols]
+    quoted = ", ".join(f'"{n}"' for n in names)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
+        for r in rows:
+            cp.write_row([int(r[n]) if i and r[n] is not None else r[n] for n, i in zip(names, ints)])
 
 
 def record_raw_input(ref: dict, settings: Settings | None = None, status: str = "landed") -> None:

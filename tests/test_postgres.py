@@ -113,3 +113,27 @@ def test_analyst_role_reads_views_and_nothing_else(pg_schema, workspace):
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP OWNED BY "{login}"'))
             conn.execute(sa.text(f'DROP ROLE "{login}"'))
+
+
+def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path, monkeypatch):
+    """PostgreSQL takes the score tables through COPY; every value must read back as SQLite's
+    executemany path stores it (types, NULLs, empty strings, JSON text, booleans)."""
+    refs, ref = staged(workspace)
+    pipeline.publish(ref, refs, D, "pg-run")
+    def read(name):
+        key = ", ".join(c.name for c in store.metadata.tables[name].primary_key.columns)
+        return store.read_sql(f"SELECT * FROM {name} ORDER BY {key}")
+
+    on_pg = {n: read(n) for n in ref["tables"]}
+    monkeypatch.setenv("RISKMODELS_DB_URL", f"sqlite:///{tmp_path / 'copy-check.db'}")
+    pipeline.publish(ref, refs, D, "sqlite-run")
+    for name, pg in on_pg.items():
+        lite = read(name)
+        assert len(pg) == len(lite) > 0, name
+        for col in lite.columns:
+            a, b = pg[col], lite[col]
+            if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+                pd.testing.assert_series_equal(a.astype(float), b.astype(float), check_names=False, obj=f"{name}.{col}")
+            else:
+                assert a.map(lambda v: None if pd.isna(v) else str(v)[:19]).tolist() == \
+                    b.map(lambda v: None if pd.isna(v) else str(v)[:19]).tolist(), f"{name}.{col}"

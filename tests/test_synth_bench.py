@@ -40,3 +40,18 @@ def test_benchmark_smoke_at_scale_1():
                                      "store_sqlite"} <= set(res[0]["seconds"])
     assert res[0]["loops_found"] >= res[0]["planted_loops"]
     assert "| peak RSS (MiB) |" in (ROOT / "var" / "bench" / "results.md").read_text()
+
+
+def test_synth_cli_writes_a_world(tmp_path):
+    exe = [sys.executable, "-m", "riskmodels.cli", "synth", "--scale", "2", "--seed", "7", "--out", str(tmp_path / "w")]
+    out = subprocess.run(exe, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["scale"] == 2 and summary["seed"] == 7 and summary["planted_loops"] >= 2
+    for name, rows in summary["rows"].items():
+        assert (tmp_path / "w" / f"{name}.csv").exists() and rows > 0
+    assert (tmp_path / "w" / "sources.yaml").exists()
+    again = subprocess.run(exe[:-1] + [str(tmp_path / "w2")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert (tmp_path / "w" / "investments.csv").read_bytes() == (tmp_path / "w2" / "investments.csv").read_bytes()
+    bad = subprocess.run(exe[:5] + ["0", "--out", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "--scale" in bad.stderr
