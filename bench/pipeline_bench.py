@@ -25,64 +25,83 @@ ROOT = Path(__file__).resolve().parent.parent
 D = dt.date(2026, 11, 24)
 
 
-def pandas_checks(frame, doc: dict) -> int:
-    """The suite's common expectations written directly in pandas; returns failed checks."""
-    import pandas as pd
+STAGE_INPUTS = {  # which datasets each stage reads (for rows per second)
+    "generate": None, "ingest": None, "validate": None, "validate_gx_full": None, "validate_pandas_full": None,
+    "concentration": ["market_shares"],
+    "ownership_mhhi": ["market_shares", "stake_rights", "institutional_holders"],
+    "lockin": ["compute_commitments", "investments", "stake_rights"],
+    "loops": ["investments", "compute_commitments"],
+    "antitrust": ["investments", "market_shares", "compute_commitments", "stake_rights", "regulatory_events"],
+    "score_total": None,
+}
 
-    failed = 0
-    for e in doc["expectations"]:
-        kw, t = e["kwargs"], e["type"]
-        col = kw.get("column")
-        if t == "expect_column_to_exist":
-            failed += col not in frame.columns
-        elif col is not None and col not in frame.columns:
-            continue
-        elif t == "expect_column_values_to_not_be_null":
-            failed += bool(frame[col].isna().any())
-        elif t == "expect_column_values_to_be_null":
-            failed += bool(frame[col].notna().any())
-        elif t == "expect_column_values_to_be_between":
-            v = pd.to_numeric(frame[col], errors="coerce")
-            lo, hi = kw.get("min_value"), kw.get("max_value")
-            failed += bool(((lo is not None) & (v < (lo if lo is not None else 0))).any()
-                           or ((hi is not None) & (v > (hi if hi is not None else 0))).any())
-        elif t == "expect_column_values_to_be_in_set" and isinstance(kw["value_set"], list):
-            failed += bool((~frame[col].dropna().isin(kw["value_set"])).any())
-        elif t == "expect_column_values_to_be_unique":
-            failed += bool(frame[col].dropna().duplicated().any())
-        elif t == "expect_compound_columns_to_be_unique":
-            failed += bool(frame[kw["column_list"]].duplicated().any())
-        elif t == "expect_column_values_to_match_regex":
-            failed += bool((~frame[col].dropna().astype(str).str.contains(kw["regex"])).any())
-    return failed
+
+def _pg_schema(url: str, scale: int):
+    """A scratch schema on the PostgreSQL server at ``url`` (None if unreachable)."""
+    import sqlalchemy as sa
+
+    name = f"bench_{scale}_{os.getpid()}"
+    try:
+        admin = sa.create_engine(url)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - reported in the results, the bench goes on
+        return None, None, str(exc).splitlines()[0]
+    return admin, name, None
 
 
 def one_scale(scale: int, pg: str | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{scale}-"))
     os.environ.update({"RISKMODELS_VAR": str(work / "var"), "RISKMODELS_DB_URL": f"sqlite:///{work / 'risk.db'}",
                        "RISKMODELS_SOURCES": str(work / "world" / "sources.yaml"), "RISKMODELS_HOME": str(ROOT)})
-    from riskmodels import pipeline, store
+    import pandas as pd
+    import yaml
+
+    from riskmodels import pipeline
+    from riskmodels.checks import run_checks
     from riskmodels.config import get_settings, load_yaml
+    from riskmodels.ingest import read_landed
     from riskmodels.synth import write
     from riskmodels.validate import load_suite_dict, prepare_frame
-    from riskmodels.ingest import read_landed
 
-    t = {}
+    t, rss = {}, {}
     clock = time.perf_counter
+
+    def mark(stage, s0):
+        t[stage] = clock() - s0
+        rss[stage] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
     s0 = clock()
     summary = write(work / "world", scale)
-    t["generate"] = clock() - s0
+    mark("generate", s0)
     s0 = clock()
     refs = [pipeline.ingest(n, D) for n in pipeline.datasets()]
-    t["ingest"] = clock() - s0
+    mark("ingest", s0)
+    s0 = clock()
+    validation = pipeline.validate(refs, D)          # the pipeline's own mode (GX full, or sample + pandas)
+    mark("validate", s0)
+    # GX on every row and the same checks in pandas on every row, on the same prepared frames
+    full_cfg = work / "validation-full.yaml"
+    full_cfg.write_text(yaml.safe_dump({**load_yaml(ROOT / "config" / "validation.yaml"), "gx_full_max_rows": 10**12}))
+    os.environ["RISKMODELS_VALIDATION"] = str(full_cfg)
     s0 = clock()
     pipeline.validate(refs, D)
-    t["validate_gx"] = clock() - s0
+    mark("validate_gx_full", s0)
+    del os.environ["RISKMODELS_VALIDATION"]
     s0 = clock()
+    frames_raw = {r["dataset"]: read_landed(r) for r in refs}
+    params = {"entity_ids": sorted(frames_raw["entities"]["entity_id"].dropna().unique()),
+              "market_ids": sorted(frames_raw["markets"]["market_id"].dropna().unique())}
     for r in refs:
         doc = load_suite_dict(r["suite"])
-        pandas_checks(prepare_frame(read_landed(r), doc.get("meta", {})), doc)
-    t["validate_pandas"] = clock() - s0
+        frame = prepare_frame(frames_raw[r["dataset"]], doc.get("meta", {}))
+        for col in doc.get("meta", {}).get("id_list_columns", []):
+            if col in frame.columns:
+                known = set(params["entity_ids"])
+                frame[f"__unregistered_{col}"] = frame[col].fillna("").astype(str).str.split(";").map(
+                    lambda xs: ";".join(x for x in xs if x and x not in known) or None).astype(object)
+        run_checks(frame, doc, params)
+    mark("validate_pandas_full", s0)
     settings = get_settings()
     from riskmodels.pipeline import _point_in_time, _typed
 
@@ -96,46 +115,69 @@ def one_scale(scale: int, pg: str | None) -> dict:
     risk_cfg = load_yaml(ROOT / "config" / "risk.yaml")
     s0 = clock()
     concentration_table(frames["market_shares"])
-    t["concentration"] = clock() - s0
+    mark("concentration", s0)
     s0 = clock()
     _, _, _, contrib = ownership_scores(frames["market_shares"], frames["stake_rights"], frames["institutional_holders"],
                                         frames["entities"], D, load_yaml(ROOT / "config" / "ownership.yaml"))
-    t["ownership_mhhi"] = clock() - s0
+    mark("ownership_mhhi", s0)
     s0 = clock()
     lk = lockin_scores(frames["compute_commitments"], frames["investments"], frames["stake_rights"], frames["entities"], risk_cfg)
-    t["lockin"] = clock() - s0
+    mark("lockin", s0)
     s0 = clock()
     loops = round_trips(money_graph(frames["investments"], frames["compute_commitments"], frames["entities"], risk_cfg))
-    t["loops"] = clock() - s0
+    mark("loops", s0)
     s0 = clock()
     antitrust_scores({"investments": frames["investments"], "shares": frames["market_shares"], "contributions": contrib,
                       "commitments": frames["compute_commitments"], "stakes": frames["stake_rights"], "lockin": lk,
                       "loops": loops, "events": frames["regulatory_events"]}, frames["entities"], risk_cfg)
-    t["antitrust"] = clock() - s0
+    mark("antitrust", s0)
+    del frames, contrib, lk
     s0 = clock()
     staged = pipeline.score(refs, D, "bench")
-    t["score_total"] = clock() - s0
+    mark("score_total", s0)
     s0 = clock()
     pipeline.publish(staged, refs, D, "bench")
-    t["store_sqlite"] = clock() - s0
+    mark("store_sqlite", s0)
+    pg_error = None
     if pg:
-        os.environ["RISKMODELS_DB_URL"] = pg
-        s0 = clock()
-        pipeline.publish(staged, refs, D, "bench")
-        t["store_postgresql"] = clock() - s0
-    rows = sum(summary["rows"].values())
-    return {"scale": scale, "rows": summary["rows"], "input_rows": rows, "planted_loops": summary["planted_loops"],
-            "loops_found": int(len(loops)), "seconds": {k: round(v, 3) for k, v in t.items()},
-            "end_to_end_seconds": round(sum(v for k, v in t.items() if k not in ("generate", "validate_pandas",
-                                                                              "concentration", "ownership_mhhi", "lockin",
-                                                                              "loops", "antitrust")), 3),
+        admin, schema, pg_error = _pg_schema(pg, scale)
+        if schema:
+            os.environ["RISKMODELS_DB_URL"] = f"{pg}?options=-csearch_path%3D{schema}"
+            try:
+                s0 = clock()
+                pipeline.publish(staged, refs, D, "bench")
+                mark("store_postgresql", s0)
+            finally:
+                import sqlalchemy as sa
+
+                from riskmodels import store
+
+                store._engine(os.environ["RISKMODELS_DB_URL"]).dispose()
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    rows = summary["rows"]
+    out_rows = sum(staged["rows"].values())
+    per_stage_rows = {k: (sum(rows[d] for d in v) if v else sum(rows.values())) for k, v in STAGE_INPUTS.items()}
+    per_stage_rows.update(store_sqlite=out_rows, store_postgresql=out_rows)
+    e2e = sum(t[k] for k in ("ingest", "validate", "score_total", "store_sqlite"))
+    return {"scale": scale, "rows": rows, "input_rows": sum(rows.values()), "output_rows": out_rows,
+            "planted_loops": summary["planted_loops"], "loops_found": int(len(loops)),
+            "validation_modes": {k: v.get("mode") for k, v in validation["datasets"].items()},
+            "seconds": {k: round(v, 3) for k, v in t.items()},
+            "rows_per_second": {k: round(per_stage_rows[k] / v) if v > 0 else None for k, v in t.items()},
+            "peak_rss_mib_after": rss, "end_to_end_seconds": round(e2e, 3),
+            "gx_over_pandas": round(t["validate_gx_full"] / t["validate_pandas_full"], 1),
+            "pipeline_validate_over_pandas": round(t["validate"] / t["validate_pandas_full"], 1),
+            "postgresql_error": pg_error,
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100, 1000])
-    p.add_argument("--pg", default=None, help="PostgreSQL URL for the store stage (with ?options=-csearch_path=...)")
+    p.add_argument("--pg", default=os.environ.get("RISKMODELS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+                   help="PostgreSQL server for the store stage (a scratch schema is created and dropped)")
+    p.add_argument("--no-pg", dest="pg", action="store_const", const=None, help="skip the PostgreSQL store stage")
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per scale")
     a = p.parse_args()
@@ -162,17 +204,31 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     ok = [r for r in results if "seconds" in r]
-    stages = list(ok[0]["seconds"]) if ok else []
-    lines = ["| stage | " + " | ".join(f"scale {r['scale']} (s)" for r in ok) + " | growth per 10x |",
-             "|---|" + "---|" * len(ok) + "---|"]
+    stages = list(dict.fromkeys(k for r in ok for k in r["seconds"]))
+    head = " | ".join(f"scale {r['scale']}" for r in ok)
+    lines = ["Seconds per stage (rows per second in brackets) and the growth factor between consecutive",
+             "scales (each scale has 10x the rows of the one before; > 12x is flagged !).", "",
+             "| stage | " + head + " | growth per 10x |", "|---|" + "---|" * len(ok) + "---|"]
     for st in stages:
-        vals = [r["seconds"][st] for r in ok]
-        growth = ", ".join(f"{b / a:.1f}x" for a, b in zip(vals, vals[1:]) if a > 0)
-        lines.append(f"| {st} | " + " | ".join(f"{v:.2f}" for v in vals) + f" | {growth} |")
-    lines.append("| input rows | " + " | ".join(str(r["input_rows"]) for r in ok) + " | |")
-    lines.append("| rows per second (end to end) | " + " | ".join(f"{r['input_rows'] / r['end_to_end_seconds']:.0f}"
-                                                              for r in ok) + " | |")
+        vals = [r["seconds"].get(st) for r in ok]
+        cells = [f"{v:.2f} ({r['rows_per_second'].get(st) or 0:,}/s)" if v is not None else "-" for v, r in zip(vals, ok)]
+        growth = ", ".join(f"{b / a:.1f}x" + (" !" if b / a > 12 else "") for a, b in zip(vals, vals[1:])
+                           if a and b is not None)
+        lines.append(f"| {st} | " + " | ".join(cells) + f" | {growth} |")
+    lines.append("| **end to end** (ingest + validate + score + SQLite store) | " + " | ".join(
+        f"**{r['end_to_end_seconds']:.1f}**" for r in ok) + " | " + ", ".join(
+        f"{b['end_to_end_seconds'] / a['end_to_end_seconds']:.1f}x" for a, b in zip(ok, ok[1:])) + " |")
+    lines.append("| input rows | " + " | ".join(f"{r['input_rows']:,}" for r in ok) + " | |")
+    lines.append("| output rows | " + " | ".join(f"{r['output_rows']:,}" for r in ok) + " | |")
+    lines.append("| GX full / pandas full | " + " | ".join(f"{r['gx_over_pandas']}x" for r in ok) + " | |")
+    lines.append("| pipeline validate / pandas full | " + " | ".join(f"{r['pipeline_validate_over_pandas']}x"
+                                                                    for r in ok) + " | |")
     lines.append("| peak RSS (MiB) | " + " | ".join(str(r["peak_rss_mib"]) for r in ok) + " | |")
+    lines.append("| loops found (planted) | " + " | ".join(f"{r['loops_found']} ({r['planted_loops']})" for r in ok)
+                 + " | |")
+    for r in results:
+        if "error" in r:
+            lines.append(f"\nscale {r['scale']}: {r['error'][:500]}")
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -125,6 +125,36 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
+_CHECKPOINTS: dict = {}
+
+
+def _checkpoint(ctx, source, name: str, suite_name: str, settings: Settings):
+    """The GX checkpoint of one dataset: suite, batch definition and validation definition are
+    (re)registered once per process and suite version (the suite file's bytes), then reused."""
+    import great_expectations as gx
+
+    key = (str(settings.gx_dir), name, suite_path(suite_name, settings).read_bytes())
+    if key in _CHECKPOINTS:
+        return _CHECKPOINTS[key]
+    suite = ctx.suites.add_or_update(load_suite(suite_name, settings))
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        batch_def = asset.get_batch_definition("whole")
+    except (KeyError, LookupError, ValueError):
+        batch_def = asset.add_batch_definition_whole_dataframe("whole")
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{name}__{suite_name}", data=batch_def, suite=suite))
+    checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"riskmodels__{name}", validation_definitions=[vd], actions=[],
+        result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["_row"],
+                       "partial_unexpected_count": MAX_EXAMPLES}))
+    _CHECKPOINTS[key] = checkpoint
+    return checkpoint
+
+
 def _describe_check(f: dict, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
     """A :func:`riskmodels.checks.run_checks` failure in the same shape as :func:`_describe`."""
     kwargs = {k: v for k, v in f["kwargs"].items() if k not in ("batch_id", "value_set")}
@@ -198,7 +228,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
     except (KeyError, ValueError):
         source = ctx.data_sources.add_pandas("riskmodels")
     vcfg = validation_config(settings)
-    summary, failures, rows = {}, [], []
+    summary, failures, rows, result_ids = {}, [], [], []
     for ref in refs:
         name = ref["dataset"]
         doc = load_suite_dict(ref["suite"], settings)
@@ -209,22 +239,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
                 ids = frame[col].fillna("").astype(str).str.split(";")
                 unknown = ids.map(lambda xs: ";".join(x for x in xs if x and x not in known) or None)
                 frame[f"__unregistered_{col}"] = unknown.astype(object)
-        suite = ctx.suites.add_or_update(load_suite(ref["suite"], settings))
-        try:
-            asset = source.get_asset(name)
-        except LookupError:
-            asset = source.add_dataframe_asset(name)
-        try:
-            batch_def = asset.get_batch_definition("whole")
-        except (KeyError, LookupError, ValueError):
-            batch_def = asset.add_batch_definition_whole_dataframe("whole")
-        vd = ctx.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{name}__{ref['suite']}", data=batch_def, suite=suite))
-        checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"riskmodels__{name}", validation_definitions=[vd],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": ["_row"],
-                           "partial_unexpected_count": MAX_EXAMPLES}))
+        checkpoint = _checkpoint(ctx, source, name, ref["suite"], settings)
         labels = {g["name"]: f"sum of {g['column']} per {' + '.join(g['by'])}"
                   for g in doc.get("meta", {}).get("group_sums", [])}
         gx_frame, mode, full = frame, "gx_full", None
@@ -237,6 +252,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
                 len(frame), size=min(vcfg["gx_sample_rows"], len(frame)), replace=False)
             gx_frame = frame.iloc[np.union1d(flagged[: vcfg["flagged_max"]], pick)]
         result = checkpoint.run(batch_parameters={"dataframe": gx_frame}, expectation_parameters=params)
+        result_ids.extend(result.run_results)
         vr = next(iter(result.run_results.values()))
         failed = [_describe(er, name, ref, labels) for er in vr.results if not er.success]
         if full is not None:
@@ -260,6 +276,8 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
             store.set_raw_input_status(ref, "quarantined", settings)
         else:
             store.set_raw_input_status(ref, "validated", settings)
+    # Data Docs: one incremental build for this run's results (not one per checkpoint)
+    ctx.build_data_docs(resource_identifiers=result_ids)
     store.record_validation(rows, settings)
     seconds = round(time.perf_counter() - t0, 4)
     if failures:
