@@ -36,7 +36,7 @@ import pandas as pd
 
 from .dates import date_end, period_end
 from .lockin import _basis_value, prepare_commitments
-from .ownership import group_of
+from .ownership import group_of, to_group
 
 COMPONENTS = ("horizontal_overlap", "vertical_input_control", "influence_rights", "lockin_imposed",
               "circularity", "market_power", "prior_scrutiny")
@@ -56,8 +56,8 @@ def relationships(investments: pd.DataFrame, entities: pd.DataFrame) -> pd.DataF
     """Unique investor -> investee pairs of the investment data, with their groups."""
     group = group_of(entities)
     r = investments[["investor_id", "investee_id"]].drop_duplicates().reset_index(drop=True)
-    r["gi"] = r["investor_id"].map(lambda x: group.get(x, x))
-    r["gt"] = r["investee_id"].map(lambda x: group.get(x, x))
+    r["gi"] = to_group(r["investor_id"], group)
+    r["gt"] = to_group(r["investee_id"], group)
     return r
 
 
@@ -75,7 +75,7 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     facts = pd.DataFrame("", index=rel.index, columns=list(COMPONENTS))
 
     # latest period of each market and the groups with shares in it
-    s = shares[shares["share_pct"].notna()].assign(g=lambda d: d["entity_id"].map(lambda x: group.get(x, x)),
+    s = shares[shares["share_pct"].notna()].assign(g=lambda d: to_group(d["entity_id"], group),
                                                    end=lambda d: period_end(d["period"]))
     latest = s[s["end"] == s.groupby("market_id")["end"].transform("max")]
     by_group = latest.groupby(["market_id", "period", "g"])["share_pct"].sum().reset_index()
@@ -83,8 +83,8 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     # 1. horizontal overlap
     if len(contributions):
         c = contributions[contributions["regime"] == norm["overlap_regime"]].copy()
-        c["gi"] = c["owner_id"].map(lambda x: group.get(x, x))
-        c["gt"] = c["firm_id"].map(lambda x: group.get(x, x))
+        c["gi"] = to_group(c["owner_id"], group)
+        c["gt"] = to_group(c["firm_id"], group)
         present = by_group[["market_id", "period", "g"]]
         c = c.merge(present.rename(columns={"g": "gi"}), on=["market_id", "period", "gi"])
         c = c.merge(present.rename(columns={"g": "gt"}), on=["market_id", "period", "gt"])
@@ -111,8 +111,8 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
         for gi, gt, x, y, hc in zip(rel["gi"], rel["gt"], d, ch, has_commit)]
 
     # 3. influence rights (latest stake terms of the pair)
-    st = stakes.assign(gi=stakes["investor_id"].map(lambda x: group.get(x, x)),
-                       gt=stakes["investee_id"].map(lambda x: group.get(x, x)),
+    st = stakes.assign(gi=to_group(stakes["investor_id"], group),
+                       gt=to_group(stakes["investee_id"], group),
                        _end=date_end(stakes["as_of"]), ref_row=pd.to_numeric(stakes["ref_row"]))
     last = st.sort_values(["_end", "ref_row"]).groupby(["gi", "gt"]).tail(1)
     m = rel.merge(last, on=["gi", "gt"], how="left")
@@ -182,7 +182,7 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     sc_f = np.array(["no regulatory event names either party"] * n, dtype=object)
     ev = events.reset_index(drop=True).reset_index(names="ev")
     ev_long = ev.assign(g=ev["party_ids"].str.split(";")).explode("g")
-    ev_long = ev_long.assign(g=ev_long["g"].map(lambda x: group.get(x, x))).drop_duplicates(["ev", "g"])
+    ev_long = ev_long.assign(g=to_group(ev_long["g"], group)).drop_duplicates(["ev", "g"])
     ri = rel[["gi", "gt"]].reset_index(names="i")
     on_i = ri.merge(ev_long[["ev", "g"]], left_on="gi", right_on="g")[["i", "ev"]]
     on_t = ri.merge(ev_long[["ev", "g"]], left_on="gt", right_on="g")[["i", "ev"]]

@@ -26,7 +26,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .ownership import group_of
+from .ownership import group_of, to_group
 
 LAYERS = ("cloud", "accelerator", "all")
 
@@ -49,8 +49,8 @@ def prepare_commitments(commitments: pd.DataFrame, entities: pd.DataFrame, cfg: 
     group = group_of(entities)
     counted = set(cfg["amounts"]["counted_bases"])
     c = commitments.copy()
-    c["buyer_group"] = c["buyer_id"].map(lambda x: group.get(x, x))
-    c["supplier_group"] = c["supplier_id"].map(lambda x: group.get(x, x))
+    c["buyer_group"] = to_group(c["buyer_id"], group)
+    c["supplier_group"] = to_group(c["supplier_id"], group)
     c["supplier_layer"] = c["supplier_id"].map(supplier_layer(entities))
     c["usd"] = c["amount_usd_bn"].where(c["amount_basis"].isin(counted))
     c["usd_ceiling"] = c["amount_usd_bn"].where(c["amount_basis"] == "ceiling")
@@ -63,8 +63,8 @@ def prepare_investments(investments: pd.DataFrame, entities: pd.DataFrame, cfg: 
     group = group_of(entities)
     counted = set(cfg["amounts"]["counted_bases"])
     i = investments.copy()
-    i["investor_group"] = i["investor_id"].map(lambda x: group.get(x, x))
-    i["investee_group"] = i["investee_id"].map(lambda x: group.get(x, x))
+    i["investor_group"] = to_group(i["investor_id"], group)
+    i["investee_group"] = to_group(i["investee_id"], group)
     i["usd"] = i["amount_usd_bn"].where(i["amount_basis"].isin(counted))
     i["usd_ceiling"] = i["amount_usd_bn"].where(i["amount_basis"] == "ceiling")
     return i
@@ -88,8 +88,8 @@ def exclusivity_flags(stakes: pd.DataFrame, entities: pd.DataFrame, pattern: str
     s = stakes[text.notna() & text.fillna("").str.contains(about)].copy()
     if s.empty:
         return pd.DataFrame(columns=["investor_group", "investee_group", "text", "as_of", "active"])
-    s["investor_group"] = s["investor_id"].map(lambda x: group.get(x, x))
-    s["investee_group"] = s["investee_id"].map(lambda x: group.get(x, x))
+    s["investor_group"] = to_group(s["investor_id"], group)
+    s["investee_group"] = to_group(s["investee_id"], group)
     from .dates import date_end
 
     s = s.assign(_end=date_end(s["as_of"]), ref_row=pd.to_numeric(s["ref_row"]))

@@ -55,6 +55,11 @@ def prepare_dated(frame: pd.DataFrame, date_col: str = "as_of") -> pd.DataFrame:
     return out.sort_values(["_end", "ref_row"], kind="stable").reset_index(drop=True)
 
 
+def _prefix_len(frame: pd.DataFrame, as_of) -> int:
+    """Rows of a :func:`prepare_dated` frame dated on or before ``as_of``."""
+    return int(np.searchsorted(frame["_end"].to_numpy(), np.datetime64(pd.Timestamp(as_of)), side="right"))
+
+
 def _cut(frame: pd.DataFrame, limit: pd.Timestamp) -> pd.DataFrame:
     if "_end" in frame.columns:
         return frame.iloc[: int(np.searchsorted(frame["_end"].to_numpy(), np.datetime64(limit), side="right"))]
@@ -132,6 +137,11 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
     return pd.concat(out, ignore_index=True)
 
 
+def to_group(ids: pd.Series, group: dict[str, str]) -> pd.Series:
+    """Entity ids -> their ownership node (parent group); ids not in ``group`` stay as they are."""
+    return ids.map(group).fillna(ids)
+
+
 def group_of(entities: pd.DataFrame) -> dict[str, str]:
     """entity_id -> ownership node (its parent group if it has one)."""
     e = entities.set_index("entity_id")
@@ -151,8 +161,8 @@ class Matrices:
 
     def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str]):
         inc = links[links["status"] == "included"]
-        firm = inc["firm_id"].map(lambda x: group.get(x, x))
-        owner_node = inc["owner_id"].map(lambda x: group.get(x, x))
+        firm = to_group(inc["firm_id"], group)
+        owner_node = to_group(inc["owner_id"], group)
         nodes = sorted(set(firm) | set(extra_nodes))
         node_set = set(nodes)
         firm_owned = (owner_node.isin(node_set) & (owner_node != firm)).to_numpy()
@@ -296,7 +306,7 @@ def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[
     """Market-periods of ``shares`` as padded arrays: keys (market_id, period), shares S
     (markets x width, percent) and node columns (padding points one past the last node)."""
     s = shares[shares["share_pct"].notna()].copy()
-    s["node"] = s["entity_id"].map(lambda x: group.get(x, x))
+    s["node"] = to_group(s["entity_id"], group)
     s["col"] = s["node"].map(node_index)
     if s["col"].isna().any():
         raise ValueError(f"market firms without an ownership node: {sorted(s.loc[s['col'].isna(), 'node'])}")
@@ -501,18 +511,19 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
-    link_sets: dict[tuple, tuple] = {}  # consecutive periods with identical links share matrices
+    link_sets: dict[tuple, tuple] = {}
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
     # report use); MHHI itself for every period
     ends = period_end(shares["period"])
     latest_mask = ends == ends.groupby(shares["market_id"]).transform("max")
     shares = shares.assign(_latest=latest_mask.to_numpy())
     for as_of, part in shares.groupby("as_of", sort=True):
-        links = links_as_of(stakes, holders, entities, as_of, cfg)
-        inc = links[links["status"] == "included"]
-        key = tuple(sorted(zip(inc["owner_id"], inc["firm_id"], inc["beta"].round(12))))
+        # the prepared frames are sorted by date: the links as of a date depend only on how many
+        # rows of each are dated by then, so consecutive periods with no new rows share matrices
+        key = (_prefix_len(stakes, as_of), _prefix_len(holders, as_of))
         if key not in link_sets:
-            link_sets.clear()  # link sets only grow with time: keep one, so memory stays bounded
+            link_sets.clear()  # keep one set, so memory stays bounded
+            links = links_as_of(stakes, holders, entities, as_of, cfg)
             link_sets[key] = (links, Matrices(links, market_nodes, group))
         links, mats = link_sets[key]
         results.append(layout_mhhi(market_layout(part, mats.node_index, group), mats).assign(ownership_as_of=as_of))

@@ -16,7 +16,7 @@ import pandas as pd
 from . import store
 from .concentration import GUIDELINES, delta_hhi, screen
 from .config import Settings, get_settings
-from .ownership import Matrices, group_of, market_mhhi
+from .ownership import Matrices, group_of, market_mhhi, to_group
 
 CONTROL_TO_REGIME = {"none": "silent", "proportional": "proportional", "full": "full"}
 
@@ -88,13 +88,13 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
 
     firm_nodes = sorted({group.get(e, e) for e in shares["entity_id"]} | {a_node, t_node})
     pre_m = Matrices(links, firm_nodes, group)
-    held = links[(links["status"] == "included") & (links["firm_id"].map(lambda x: group.get(x, x)) == t_node)]
-    held_other = held[held["owner_id"].map(lambda x: group.get(x, x)) != a_node]["beta"].sum()
-    held_by_a = held[held["owner_id"].map(lambda x: group.get(x, x)) == a_node]["beta"].sum()
+    held = links[(links["status"] == "included") & (to_group(links["firm_id"], group) == t_node)]
+    held_other = to_group(held[held["owner_id"], group) != a_node]["beta"].sum()
+    held_by_a = to_group(held[held["owner_id"], group) == a_node]["beta"].sum()
     stake = stake_pct / 100.0
     post_links = links.copy()
     if stake_pct == 100:
-        post_links = post_links[~((post_links["firm_id"].map(lambda x: group.get(x, x)) == t_node)
+        post_links = to_group(post_links[~((post_links["firm_id"], group) == t_node)
                                   & (post_links["status"] == "included"))]
     elif stake > 1 - held_other - held_by_a + 1e-9:
         raise ValueError(f"{t_node} has only {100 * (1 - held_other - held_by_a):.1f}% not held by listed owners; "
@@ -102,8 +102,8 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     new = {"owner_id": a_node, "firm_id": t_node, "kind": "stake", "beta": stake + (0 if stake_pct == 100 else held_by_a),
            "votes": stake if control != "none" else 0.0, "gamma_rights": stake if control != "none" else 0.0,
            "status": "included"}
-    post_links = post_links[~((post_links["owner_id"].map(lambda x: group.get(x, x)) == a_node)
-                              & (post_links["firm_id"].map(lambda x: group.get(x, x)) == t_node))]
+    post_links = to_group(post_links[~((post_links["owner_id"], group) == a_node)
+                              & (to_group(post_links["firm_id"], group) == t_node))]
     post_links = pd.concat([post_links, pd.DataFrame([new])], ignore_index=True)
     post_m = Matrices(post_links, firm_nodes, group)
 
@@ -111,7 +111,7 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
         warnings.simplefilter("ignore", RuntimeWarning)
         pre = market_mhhi(shares, pre_m, group).set_index("regime").loc[regime]
         post = market_mhhi(shares, post_m, group).set_index("regime").loc[regime]
-    node_share = shares.assign(node=shares["entity_id"].map(lambda x: group.get(x, x))).groupby("node")["share_pct"].sum()
+    node_share = shares.assign(node=to_group(shares["entity_id"], group)).groupby("node")["share_pct"].sum()
     s_a, s_t = float(node_share.get(a_node, 0.0)), float(node_share.get(t_node, 0.0))
     merger = stake_pct == 100
     both = s_a > 0 and s_t > 0
