@@ -395,7 +395,7 @@ def link_contributions(layout, mats: Matrices) -> pd.DataFrame:
     """Leave-one-out MHHI-delta contribution of every link, per market row of ``layout`` and regime.
 
     Removing a link changes one column k of the pre-chain matrices, so the effective matrices
-    change by a rank-one term ``v r_k`` (Sherman-Morrison on ``(I - C)^-1``): the new profit-weight
+    change by a rank-one term ``v r_k`` (Sherman & Morrison 1950 on ``(I - C)^-1``): the new profit-weight
     numerators of a market are K + r^g_k (v'B) + (G'u) r^b_k + (v.u) r^g_k r^b_k, read from the
     sparse matrices without rebuilding them. Only markets holding a firm that the link reaches
     (directly or through firm-held firms) are touched. Returns link position (in
