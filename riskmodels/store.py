@@ -245,26 +245,15 @@ def _now() -> dt.datetime:
 
 
 def _replace(conn, table: sa.Table, where, rows: list[dict]) -> None:
-    """Delete the rows matching ``where`` and insert ``rows``: COPY on PostgreSQL (psycopg's
-    binary-free text COPY inside the same transaction), executemany elsewhere."""
+    """Delete the rows matching ``where`` and insert ``rows`` (a few dicts): COPY on PostgreSQL,
+    executemany elsewhere."""
     conn.execute(table.delete().where(where))
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        _copy(conn, table, rows)
+        _bulk_insert(conn, table, pd.DataFrame(rows))
     else:
         conn.execute(table.insert(), rows)  # executemany
-
-
-def _copy(conn, table: sa.Table, rows: list[dict]) -> None:
-    cols = [c for c in table.columns if c.name in rows[0]]
-    ints = [isinstance(c.type, sa.Integer) for c in cols]
-    names = [c.name for c in cols]
-    quoted = ", ".join(f'"{n}"' for n in names)
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
-        for r in rows:
-            cp.write_row([int(r[n]) if i and r[n] is not None else r[n] for n, i in zip(names, ints)])
 
 
 def record_raw_input(ref: dict, settings: Settings | None = None, status: str = "landed") -> None:
@@ -311,14 +300,55 @@ def record_run(run_id: str, run_date: dt.date, status: str, input_hashes: dict, 
         _replace(c, t, t.c.run_id == run_id, [row])
 
 
-def _records(frame: pd.DataFrame, table: sa.Table) -> list[dict]:
-    cols = [c.name for c in table.columns if c.name in frame.columns]
+BULK_CHUNK = 100_000
+
+
+def _bulk_columns(frame: pd.DataFrame, table: sa.Table) -> tuple[list[str], list[list]]:
+    """Column-wise Python values for the driver, converted vectorised by column type: dates and
+    timestamps as ISO text (the form SQLAlchemy stores in SQLite, and COPY reads), integers as
+    int, missing values as None."""
+    cols = [c for c in table.columns if c.name in frame.columns]
     missing = {c.name for c in table.columns if not c.nullable and c.name not in frame.columns}
     if missing:
         raise ValueError(f"{table.name}: frame lacks required columns {sorted(missing)}")
-    sub = frame[cols].astype(object)
-    sub = sub.where(pd.notna(sub), None)
-    return sub.to_dict("records")
+    values = []
+    for c in cols:
+        s = frame[c.name]
+        if isinstance(c.type, sa.DateTime):
+            s = pd.to_datetime(s).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif isinstance(c.type, sa.Date):
+            s = pd.to_datetime(s.astype(str).where(s.notna())).dt.strftime("%Y-%m-%d")
+        elif isinstance(c.type, sa.Boolean):
+            s = s.astype("boolean")
+        elif isinstance(c.type, sa.Integer):
+            s = pd.to_numeric(s).astype("Int64")
+        elif isinstance(c.type, (sa.Float, sa.Numeric)):
+            s = pd.to_numeric(s).astype(float)
+        obj = s.astype(object)
+        values.append(obj.where(s.notna(), None).tolist())
+    return [c.name for c in cols], values
+
+
+def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Insert ``frame`` through the driver's fast path in chunks: COPY on PostgreSQL, the
+    sqlite3 module's executemany on SQLite; inside the caller's transaction."""
+    n = 0
+    for lo in range(0, len(frame), BULK_CHUNK):
+        names, values = _bulk_columns(frame.iloc[lo:lo + BULK_CHUNK], table)
+        rows = list(zip(*values))
+        quoted = ", ".join(f'"{x}"' for x in names)
+        if conn.dialect.name == "postgresql":
+            cursor = conn.connection.driver_connection.cursor()
+            with cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
+                for r in rows:
+                    cp.write_row(r)
+        elif conn.dialect.name == "sqlite":
+            conn.connection.driver_connection.executemany(
+                f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" * len(names))})', rows)
+        else:
+            conn.execute(table.insert(), [dict(zip(names, r)) for r in rows])
+        n += len(rows)
+    return n
 
 
 def publish(run_date: dt.date, scores: dict[str, pd.DataFrame], dimensions: dict[str, pd.DataFrame],
@@ -336,14 +366,12 @@ def publish(run_date: dt.date, scores: dict[str, pd.DataFrame], dimensions: dict
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{run_date}"})
         for name, table in DIMENSION_TABLES.items():
             if name in dimensions:
-                rows = _records(dimensions[name], table)
-                _replace(conn, table, sa.true(), rows)
-                counts[name] = len(rows)
+                conn.execute(table.delete())
+                counts[name] = _bulk_insert(conn, table, dimensions[name])
         for name, table in SCORE_TABLES.items():
             frame = scores.get(name)
-            rows = [] if frame is None else _records(frame.assign(run_date=run_date), table)
-            _replace(conn, table, table.c.run_date == run_date, rows)
-            counts[name] = len(rows)
+            conn.execute(table.delete().where(table.c.run_date == run_date))
+            counts[name] = 0 if frame is None else _bulk_insert(conn, table, frame.assign(run_date=run_date))
         record_run(run_id, run_date, "published", input_hashes, step_seconds, conn=conn)
     return counts
 
