@@ -121,7 +121,7 @@ def stages_part(scale: int, work: Path) -> dict:
     from riskmodels.checks import run_checks
     from riskmodels.config import get_settings, load_yaml
     from riskmodels.ingest import read_landed
-    from riskmodels.validate import load_suite_dict, prepare_frame
+    from riskmodels.validate import load_suite_dict, prepare_frame, registry_flags
 
     t = {}
     clock = time.perf_counter
@@ -138,14 +138,9 @@ def stages_part(scale: int, work: Path) -> dict:
     frames_raw = {r["dataset"]: read_landed(r) for r in refs}
     params = {"entity_ids": sorted(frames_raw["entities"]["entity_id"].dropna().unique()),
               "market_ids": sorted(frames_raw["markets"]["market_id"].dropna().unique())}
-    known = set(params["entity_ids"])
     for r in refs:
         doc = load_suite_dict(r["suite"])
-        frame = prepare_frame(frames_raw[r["dataset"]], doc.get("meta", {}))
-        for col in doc.get("meta", {}).get("id_list_columns", []):
-            if col in frame.columns:
-                frame[f"__unregistered_{col}"] = frame[col].fillna("").astype(str).str.split(";").map(
-                    lambda xs: ";".join(x for x in xs if x and x not in known) or None).astype(object)
+        frame = registry_flags(prepare_frame(frames_raw[r["dataset"]], doc.get("meta", {})), doc.get("meta", {}), params)
         run_checks(frame, doc, params)
     t["validate_pandas_full"] = clock() - s0
     del frames_raw

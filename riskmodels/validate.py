@@ -110,12 +110,47 @@ def _context(settings: Settings):
     return _CONTEXT[key]
 
 
+REGISTRY_TEXT = {"entity_ids": "ids not in the entity registry", "market_ids": "ids not in the market list"}
+
+
+def registry_flags(frame: pd.DataFrame, meta: dict, params: dict) -> pd.DataFrame:
+    """Add ``__unregistered_<col>`` (the ids of the cell not in their registry, else None) for the
+    suite's ``registry_columns`` (one id per cell, ``{column: "entity_ids" | "market_ids"}``) and
+    ``id_list_columns`` (";"-separated entity ids). A suite then states "every id is known" as
+    ``expect_column_values_to_be_null`` on the derived column: one vectorised membership test
+    instead of a value set of every registered id inside each GX expectation."""
+    frame = frame.copy()
+    for col, registry in meta.get("registry_columns", {}).items():
+        if col in frame.columns:
+            known = pd.Index(params[registry])
+            cell = frame[col]
+            frame[f"__unregistered_{col}"] = cell.where(cell.notna() & ~cell.isin(known)).astype(object)
+    known = set(params["entity_ids"])
+    for col in meta.get("id_list_columns", []):
+        if col in frame.columns:  # ";"-separated entity ids (small tables: regulatory events)
+            ids = frame[col].fillna("").astype(str).str.split(";")
+            unknown = ids.map(lambda xs: ";".join(x for x in xs if x and x not in known) or None)
+            frame[f"__unregistered_{col}"] = unknown.astype(object)
+    for col in frame.columns:
+        if col.startswith("__unregistered_"):
+            frame[col] = frame[col].where(frame[col].notna(), None)
+    return frame
+
+
+def _labels(meta: dict) -> dict[str, str]:
+    """How derived columns are named in messages."""
+    labels = {g["name"]: f"sum of {g['column']} per {' + '.join(g['by'])}" for g in meta.get("group_sums", [])}
+    labels.update({f"__unregistered_{c}": REGISTRY_TEXT[r] for c, r in meta.get("registry_columns", {}).items()})
+    labels.update({f"__unregistered_{c}": REGISTRY_TEXT["entity_ids"] for c in meta.get("id_list_columns", [])})
+    return labels
+
+
 def _shown(column, labels: dict[str, str]):
     """The column as an analyst reads it (derived helper columns named after their source)."""
     if isinstance(column, str) and column.startswith("__bad_"):
         return column.removeprefix("__bad_")
     if isinstance(column, str) and column.startswith("__unregistered_"):
-        return column.removeprefix("__unregistered_") + " (ids not in the entity registry)"
+        return f"{column.removeprefix('__unregistered_')} ({labels.get(column, REGISTRY_TEXT['entity_ids'])})"
     if isinstance(column, str) and column in labels:
         return f"{column} ({labels[column]})"
     return column
@@ -191,11 +226,15 @@ def _describe(er, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
 
 def _format(f: dict) -> str:
     col = f["column"] if not isinstance(f["column"], list) else "+".join(f["column"])
-    what = "unparseable values in" if f["expectation"] == "expect_column_values_to_be_null" and f["kwargs"].get(
-        "column", "").startswith("__bad_") else f["expectation"] + " on"
+    derived = f["kwargs"].get("column", "") if f["expectation"] == "expect_column_values_to_be_null" else ""
+    what = ("unparseable values in" if derived.startswith("__bad_") else
+            "unknown ids in" if derived.startswith("__unregistered_") else f["expectation"] + " on")
     head = f"  - {what} column {col!r}: {f['unexpected_count'] if f['unexpected_count'] is not None else '?'} bad row(s)"
-    ex = "; ".join((f"row {e['row']} (line {e['row'] + 1}): " if e["row"] is not None else "") + ", ".join(f"{k.removeprefix('__bad_')}={v!r}" for k, v in e["values"].items())
-                   for e in f["examples"])
+    def value(k, v):
+        return f"{k.removeprefix('__bad_').removeprefix('__unregistered_')}={v!r}"
+
+    ex = "; ".join((f"row {e['row']} (line {e['row'] + 1}): " if e["row"] is not None else "")
+                   + ", ".join(value(k, v) for k, v in e["values"].items()) for e in f["examples"])
     return head + (f"; e.g. {ex}" if ex else "")
 
 
@@ -230,18 +269,13 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
     vcfg = validation_config(settings)
     summary, failures, rows, result_ids = {}, [], [], []
     for ref in refs:
+        t_ds = time.perf_counter()
         name = ref["dataset"]
         doc = load_suite_dict(ref["suite"], settings)
         frame = prepare_frame(frames[name], doc.get("meta", {}))
-        known = set(params["entity_ids"])
-        for col in doc.get("meta", {}).get("id_list_columns", []):
-            if col in frame.columns:  # ";"-separated entity ids: every one must be in the registry
-                ids = frame[col].fillna("").astype(str).str.split(";")
-                unknown = ids.map(lambda xs: ";".join(x for x in xs if x and x not in known) or None)
-                frame[f"__unregistered_{col}"] = unknown.astype(object)
+        frame = registry_flags(frame, doc.get("meta", {}), params)
         checkpoint = _checkpoint(ctx, source, name, ref["suite"], settings)
-        labels = {g["name"]: f"sum of {g['column']} per {' + '.join(g['by'])}"
-                  for g in doc.get("meta", {}).get("group_sums", [])}
+        labels = _labels(doc.get("meta", {}))
         gx_frame, mode, full = frame, "gx_full", None
         if len(frame) > vcfg["gx_full_max_rows"]:
             # large frame: every row through the vectorised checks, a representative sample through GX
@@ -266,7 +300,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         failures.extend(crit)
         summary[name] = {"success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
                          "failed_warning": len(warn), "rows": int(len(frame)), "sha256": ref["sha256"],
-                         "mode": mode, "gx_rows": int(len(gx_frame))}
+                         "mode": mode, "gx_rows": int(len(gx_frame)), "seconds": round(time.perf_counter() - t_ds, 3)}
         rows.append({"run_date": run_date, "dataset": name, "sha256": ref["sha256"], "suite": ref["suite"],
                      "success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
                      "failed_warning": len(warn), "rows": int(len(frame)),
