@@ -29,7 +29,6 @@ modified z-score (Iglewicz & Hoaglin 1993).
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pandas as pd

@@ -248,7 +248,6 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
 
     Returns a JSON-able summary ``{dataset: {success, evaluated, failed_critical, ...}}``.
     """
-    import great_expectations as gx
 
     settings = settings or get_settings()
     t0 = time.perf_counter()

@@ -89,12 +89,12 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     firm_nodes = sorted({group.get(e, e) for e in shares["entity_id"]} | {a_node, t_node})
     pre_m = Matrices(links, firm_nodes, group)
     held = links[(links["status"] == "included") & (to_group(links["firm_id"], group) == t_node)]
-    held_other = to_group(held[held["owner_id"], group) != a_node]["beta"].sum()
-    held_by_a = to_group(held[held["owner_id"], group) == a_node]["beta"].sum()
+    held_other = held[to_group(held["owner_id"], group) != a_node]["beta"].sum()
+    held_by_a = held[to_group(held["owner_id"], group) == a_node]["beta"].sum()
     stake = stake_pct / 100.0
     post_links = links.copy()
     if stake_pct == 100:
-        post_links = to_group(post_links[~((post_links["firm_id"], group) == t_node)
+        post_links = post_links[~((to_group(post_links["firm_id"], group) == t_node)
                                   & (post_links["status"] == "included"))]
     elif stake > 1 - held_other - held_by_a + 1e-9:
         raise ValueError(f"{t_node} has only {100 * (1 - held_other - held_by_a):.1f}% not held by listed owners; "
@@ -102,7 +102,7 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     new = {"owner_id": a_node, "firm_id": t_node, "kind": "stake", "beta": stake + (0 if stake_pct == 100 else held_by_a),
            "votes": stake if control != "none" else 0.0, "gamma_rights": stake if control != "none" else 0.0,
            "status": "included"}
-    post_links = to_group(post_links[~((post_links["owner_id"], group) == a_node)
+    post_links = post_links[~((to_group(post_links["owner_id"], group) == a_node)
                               & (to_group(post_links["firm_id"], group) == t_node))]
     post_links = pd.concat([post_links, pd.DataFrame([new])], ignore_index=True)
     post_m = Matrices(post_links, firm_nodes, group)

@@ -53,6 +53,7 @@ def test_synth_cli_writes_a_world(tmp_path):
         assert (tmp_path / "w" / f"{name}.csv").exists() and rows > 0
     assert (tmp_path / "w" / "sources.yaml").exists()
     again = subprocess.run(exe[:-1] + [str(tmp_path / "w2")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert again.returncode == 0
     assert (tmp_path / "w" / "investments.csv").read_bytes() == (tmp_path / "w2" / "investments.csv").read_bytes()
     bad = subprocess.run(exe[:5] + ["0", "--out", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "--scale" in bad.stderr
