@@ -166,7 +166,8 @@ def stages_part(scale: int, work: Path) -> dict:
     lk = lockin_scores(frames["compute_commitments"], frames["investments"], frames["stake_rights"], frames["entities"], risk_cfg)
     t["lockin"] = clock() - s0
     s0 = clock()
-    loops = round_trips(money_graph(frames["investments"], frames["compute_commitments"], frames["entities"], risk_cfg))
+    loops = round_trips(money_graph(frames["investments"], frames["compute_commitments"], frames["entities"], risk_cfg,
+                                    loops_only=True))
     t["loops"] = clock() - s0
     s0 = clock()
     antitrust_scores({"investments": frames["investments"], "shares": frames["market_shares"], "contributions": contrib,

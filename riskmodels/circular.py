@@ -24,10 +24,15 @@ import pandas as pd
 from .lockin import prepare_commitments, prepare_investments
 
 
-def money_graph(investments: pd.DataFrame, commitments: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> nx.DiGraph:
+def money_graph(investments: pd.DataFrame, commitments: pd.DataFrame, entities: pd.DataFrame, cfg: dict,
+                loops_only: bool = False) -> nx.DiGraph:
     """DiGraph of groups; edge attribute ``flows`` maps kind -> {usd, usd_ceiling, first_date,
     last_date, n_deals}; ``usd`` is None when no counted amount is known. The source rows of an
-    edge come from :func:`edge_refs`."""
+    edge come from :func:`edge_refs`.
+
+    With ``loops_only`` only the edges inside a strongly connected component are kept (no other
+    edge can lie on a loop: e.g. every index fund's stakes go): the loops found are the same,
+    the graph a fraction of the size."""
     inv = prepare_investments(investments, entities, cfg)
     com = prepare_commitments(commitments, entities, cfg)
     eq = pd.DataFrame({"src": inv["investor_group"], "dst": inv["investee_group"], "kind": "equity",
@@ -42,6 +47,17 @@ def money_graph(investments: pd.DataFrame, commitments: pd.DataFrame, entities: 
                        "ref": "compute_commitments.csv#" + su["ref_row"].astype(str) + " (accelerator family)"})
     edges = pd.concat([eq, sp, su], ignore_index=True)
     edges = edges[edges["src"] != edges["dst"]]
+    if loops_only and len(edges):
+        # an edge lies on a cycle only inside one strongly connected component (one linear pass,
+        # scipy.sparse.csgraph on integer-coded nodes)
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        codes, nodes = pd.factorize(pd.concat([edges["src"], edges["dst"]], ignore_index=True))
+        src, dst = codes[: len(edges)], codes[len(edges):]
+        adj = csr_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))
+        _, comp = connected_components(adj, directed=True, connection="strong")
+        edges = edges[comp[src] == comp[dst]]
     key = ["src", "dst", "kind"]
     grouped = edges.groupby(key)
     agg = grouped.agg(usd=("usd", "sum"),

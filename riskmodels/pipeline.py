@@ -108,7 +108,7 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
             from .lockin import lockin_scores
 
             lk = lockin_scores(com, inv, frames["stake_rights"], frames["entities"], risk_cfg)
-            loops = round_trips(money_graph(inv, com, frames["entities"], risk_cfg))
+            loops = round_trips(money_graph(inv, com, frames["entities"], risk_cfg, loops_only=True))
             events = frames.get("regulatory_events", pd.DataFrame(columns=["date", "party_ids", "authority",
                                                                               "event_type"]))
             out["lockin_scores"] = lk

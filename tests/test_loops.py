@@ -36,5 +36,9 @@ def test_join_search_equals_networkx_bounded_enumeration(scale, seed, workspace,
     got = [_canon(h) for h in _cycles_through_equity(g, 3)]
     assert len(got) == len(set(got))                       # each loop once
     assert set(got) == want and len(want) >= summary["planted_loops"]
+    trimmed = money_graph(frames["investments"], frames["compute_commitments"], frames["entities"],
+                          load_yaml(ROOT / "config" / "risk.yaml"), loops_only=True)
+    assert trimmed.number_of_edges() < g.number_of_edges() / 2
+    assert {_canon(h) for h in _cycles_through_equity(trimmed, 3)} == want
     two = {c for c in want if len(c) == 2}
     assert {c for c in map(_canon, _cycles_through_equity(g, 2))} == two
