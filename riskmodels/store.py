@@ -333,6 +333,10 @@ def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame) -> int:
     """Insert ``frame`` through the driver's fast path in chunks: COPY on PostgreSQL, the
     sqlite3 module's executemany on SQLite; inside the caller's transaction."""
     n = 0
+    # rows in primary-key order: index pages fill in sequence instead of at random
+    pk = [c.name for c in table.primary_key.columns if c.name in frame.columns]
+    if pk and len(frame) > 1:
+        frame = frame.sort_values(pk, kind="stable")
     for lo in range(0, len(frame), BULK_CHUNK):
         names, values = _bulk_columns(frame.iloc[lo:lo + BULK_CHUNK], table)
         rows = list(zip(*values))
