@@ -213,6 +213,7 @@ def main() -> None:
     p.add_argument("--part", choices=["pipeline", "stages"], help=argparse.SUPPRESS)
     p.add_argument("--work", help=argparse.SUPPRESS)
     p.add_argument("--timeout", type=int, default=1800, help="seconds per scale")
+    p.add_argument("--out", default=str(ROOT / "var" / "bench"), help="directory for results.json and results.md")
     a = p.parse_args()
     if a.one is not None:
         work = Path(a.work)
@@ -239,7 +240,7 @@ def main() -> None:
         res = combine(scale, p, st)
         results.append(res)
         print(f"scale {scale}: {res['end_to_end_seconds']}s end to end, peak {res['peak_rss_mib']} MiB", flush=True)
-    out_dir = ROOT / "var" / "bench"
+    out_dir = Path(a.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     ok = [r for r in results if "seconds" in r]
