@@ -224,8 +224,7 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
     base = np.empty(n, dtype=np.int64)
     base[np.argsort(-(x @ weights), kind="stable")] = np.arange(1, n + 1)
     mean = ranks.mean(axis=1)
-    std = np.sqrt(np.maximum((ranks.astype(np.float64) ** 2).mean(axis=1) - mean ** 2, 0.0)) if n < 20_000 else \
-        np.sqrt(np.maximum(np.einsum("ij,ij->i", ranks, ranks, dtype=np.float64) / draws - mean ** 2, 0.0))
+    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", ranks, ranks, dtype=np.float64) / draws - mean ** 2, 0.0))
     ranks.sort(axis=1)
 
     def pct(q):
@@ -289,9 +288,9 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     wp = pca_weights(x)
     names = entities.set_index("entity_id")["name"].to_dict()
     nm = lambda e: names.get(e, e)  # noqa: E731
-    inv = rel_inputs["investments"][["investor_id", "investee_id"]].assign(
+    deals = rel_inputs["investments"][["investor_id", "investee_id"]].assign(
         r=pd.to_numeric(rel_inputs["investments"]["ref_row"]).astype(int)).drop_duplicates().sort_values("r")
-    refs = ("investments.csv#" + inv["r"].astype(str)).groupby([inv["investor_id"], inv["investee_id"]]).agg(";".join)
+    refs = ("investments.csv#" + deals["r"].astype(str)).groupby([deals["investor_id"], deals["investee_id"]]).agg(";".join)
     # per-row text (JSON components and the explanation) is string assembly over plain lists
     vals = np.where(np.isnan(val.to_numpy(dtype=float)), None, val.to_numpy(dtype=float)).tolist()
     contrib = ((100 * weights)[None, :] * x).tolist()

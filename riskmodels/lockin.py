@@ -52,8 +52,7 @@ def prepare_commitments(commitments: pd.DataFrame, entities: pd.DataFrame, cfg: 
     c["buyer_group"] = to_group(c["buyer_id"], group)
     c["supplier_group"] = to_group(c["supplier_id"], group)
     c["supplier_layer"] = c["supplier_id"].map(supplier_layer(entities))
-    c["usd"] = c["amount_usd_bn"].where(c["amount_basis"].isin(counted))
-    c["usd_ceiling"] = c["amount_usd_bn"].where(c["amount_basis"] == "ceiling")
+    c["usd"], c["usd_ceiling"] = _usd(c, counted)
     c["gw"] = c["power_gw"].where(c["power_basis"].isin(counted))
     c["chip_vendor"] = c["accelerator_family"].map(cfg["lockin"]["accelerator_vendor"])
     return c
@@ -65,9 +64,14 @@ def prepare_investments(investments: pd.DataFrame, entities: pd.DataFrame, cfg: 
     i = investments.copy()
     i["investor_group"] = to_group(i["investor_id"], group)
     i["investee_group"] = to_group(i["investee_id"], group)
-    i["usd"] = i["amount_usd_bn"].where(i["amount_basis"].isin(counted))
-    i["usd_ceiling"] = i["amount_usd_bn"].where(i["amount_basis"] == "ceiling")
+    i["usd"], i["usd_ceiling"] = _usd(i, counted)
     return i
+
+
+def _usd(deals: pd.DataFrame, counted: set[str]) -> tuple[pd.Series, pd.Series]:
+    """USD bn counted as money (reported, lower bounds...) and USD bn kept apart as "up to" ceilings."""
+    return (deals["amount_usd_bn"].where(deals["amount_basis"].isin(counted)),
+            deals["amount_usd_bn"].where(deals["amount_basis"] == "ceiling"))
 
 
 def _basis_value(c: pd.DataFrame) -> pd.DataFrame:

@@ -39,13 +39,10 @@ REGIMES = ("silent", "rights", "proportional", "full")
 RESIDUAL = "others@"
 
 
-def _latest(frame: pd.DataFrame, keys: list[str], value: str, date_col: str) -> pd.DataFrame:
-    """Per key, the latest row (by ``date_col`` end date, then file row) with ``value`` present.
-    Rows of a frame from :func:`prepare_dated` are already in that order."""
-    sub = frame[frame[value].notna()]
-    if "_end" not in sub.columns:
-        sub = sub.assign(_end=date_end(sub[date_col])).sort_values(["_end", "ref_row"], kind="stable")
-    return sub.groupby(keys, sort=False).tail(1).drop(columns="_end")
+def _latest(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Per key, the latest row (by end date, then file row) with ``value`` present;
+    ``frame`` comes from :func:`prepare_dated`, so its rows are already in that order."""
+    return frame[frame[value].notna()].groupby(keys, sort=False).tail(1).drop(columns="_end")
 
 
 def prepare_dated(frame: pd.DataFrame, date_col: str = "as_of") -> pd.DataFrame:
@@ -60,12 +57,6 @@ def _prefix_len(frame: pd.DataFrame, as_of) -> int:
     return int(np.searchsorted(frame["_end"].to_numpy(), np.datetime64(pd.Timestamp(as_of)), side="right"))
 
 
-def _cut(frame: pd.DataFrame, limit: pd.Timestamp) -> pd.DataFrame:
-    if "_end" in frame.columns:
-        return frame.iloc[: int(np.searchsorted(frame["_end"].to_numpy(), np.datetime64(limit), side="right"))]
-    return frame[date_end(frame["as_of"]) <= limit]
-
-
 def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFrame, as_of: dt.date,
                 cfg: dict) -> pd.DataFrame:
     """Ownership links known on ``as_of`` (rows dated after it are ignored).
@@ -74,17 +65,18 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
     (fraction or NaN), ``votes`` (fraction of votes, or NaN if not reported), ``gamma_rights``,
     ``status``, ``derived`` (the stake was computed by the compilers), ``as_of``, ``ref_row``.
     """
-    limit = pd.Timestamp(as_of)
+    stakes = stakes if "_end" in stakes.columns else prepare_dated(stakes)
+    holders = holders if "_end" in holders.columns else prepare_dated(holders)
     rights = cfg["rights"]
     cont = re.compile(cfg["contingent_pattern"])
     kinds = entities.set_index("entity_id")["kind"]
     out = []
 
-    s = _cut(stakes, limit)
+    s = stakes.iloc[: _prefix_len(stakes, as_of)]
     if len(s):
         s = s.assign(ref_row=pd.to_numeric(s["ref_row"]))
-        last = _latest(s.assign(_any=1), ["investor_id", "investee_id"], "_any", "as_of").drop(columns="_any")
-        stake = _latest(s, ["investor_id", "investee_id"], "stake_pct", "as_of")[
+        last = _latest(s.assign(_any=1), ["investor_id", "investee_id"], "_any").drop(columns="_any")
+        stake = _latest(s, ["investor_id", "investee_id"], "stake_pct")[
             ["investor_id", "investee_id", "stake_pct", "as_of", "notes", "ref_row"]].rename(
             columns={"as_of": "stake_as_of", "notes": "stake_notes", "ref_row": "stake_ref_row"})
         m = last.drop(columns=["stake_pct"]).merge(stake, on=["investor_id", "investee_id"], how="left")
@@ -109,13 +101,13 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "ref_row": m["stake_ref_row"].fillna(m["ref_row"]).astype(int),
             "ref_file": "stake_rights.csv"}))
 
-    h = _cut(holders, limit)
+    h = holders.iloc[: _prefix_len(holders, as_of)]
     if len(h):
         h = h.assign(ref_row=pd.to_numeric(h["ref_row"]))
         keys = ["company_id", "holder_id"]
-        econ = _latest(h, keys, "pct_shares_outstanding", "as_of")[keys + ["pct_shares_outstanding", "as_of", "ref_row",
+        econ = _latest(h, keys, "pct_shares_outstanding")[keys + ["pct_shares_outstanding", "as_of", "ref_row",
                                                                           "holder_type"]]
-        vote = _latest(h, keys, "pct_voting_power", "as_of")[keys + ["pct_voting_power"]]
+        vote = _latest(h, keys, "pct_voting_power")[keys + ["pct_voting_power"]]
         pairs = h[keys + ["holder_type"]].drop_duplicates(keys, keep="last")
         m = pairs.merge(econ.drop(columns="holder_type"), on=keys, how="left").merge(vote, on=keys, how="left")
         beta = m["pct_shares_outstanding"] / 100.0
@@ -225,9 +217,8 @@ class Matrices:
         def pair(values_b, rows_b, cols_b, values_c, rows_c, cols_c, resid, total):
             g = sp.coo_matrix((np.concatenate([values_b, resid]) / total[np.concatenate([cols_b, diag])],
                                (np.concatenate([rows_b, res_rows]), np.concatenate([cols_b, diag]))),
-                              shape=(n_owners, n_nodes)).tocsr()
+                              shape=(n_owners, n_nodes)).tocsr()          # tocsr sums duplicate cells
             cm = sp.coo_matrix((values_c / total[cols_c], (rows_c, cols_c)), shape=(n_nodes, n_nodes)).tocsr()
-            g.sum_duplicates(), cm.sum_duplicates()
             return g, cm
 
         ib, ic = np.flatnonzero(b), np.flatnonzero(c)
@@ -421,21 +412,25 @@ def link_contributions(layout, mats: Matrices) -> pd.DataFrame:
     terms = {r: _removal_terms(mats, r) for r in ("beta",) + REGIMES}
     # each market's own K block (markets x width x width) per regime: pairs then read it with numpy
     ci = np.minimum(cols, n_nodes - 1)
-    kblock = {}
+    kblock, base = {}, {}
+    off_diag = ~np.eye(S.shape[1], dtype=bool)[None]
     for regime in REGIMES:
         vals = _at(mats.K[regime], np.repeat(ci, ci.shape[1], axis=1).ravel(), np.tile(ci, (1, ci.shape[1])).ravel())
-        kblock[regime] = vals.reshape(len(ci), ci.shape[1], ci.shape[1])
+        kb = kblock[regime] = vals.reshape(len(ci), ci.shape[1], ci.shape[1])
+        diag = np.diagonal(kb, axis1=1, axis2=2)[:, :, None]
+        kappa = np.divide(kb, diag, out=np.zeros_like(kb), where=(diag > 0) & off_diag)
+        base[regime] = np.einsum("mp,mpq,mq->m", S, kappa, S)       # each market's delta, once
     # chunks of about two million firm pairs keep memory flat whatever the number of links
     bounds = np.searchsorted(np.cumsum(per), np.arange(1, int(per.sum() // 2_000_000) + 2) * 2_000_000)
     out, lo = [], 0
     for hi in np.unique(np.minimum(bounds + 1, len(link))):
         if hi > lo:
-            out.append(_contrib_chunk(mats, terms, S, cols, nfirm, link[lo:hi], mrow[lo:hi], kblock))
+            out.append(_contrib_chunk(mats, terms, S, cols, nfirm, link[lo:hi], mrow[lo:hi], kblock, base))
         lo = hi
     return pd.concat(out, ignore_index=True) if out else empty
 
 
-def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblock) -> pd.DataFrame:
+def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblock, base) -> pd.DataFrame:
     """:func:`link_contributions` for the (link, market row) pairs given.
 
     Three levels keep the sparse reads few: per (link, market) row, per firm position of that
@@ -481,14 +476,11 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
         a2 = np.where(hr >= 0, _at(K, n, hr), _at(G, orr, n))
         gu = (pt_b[r] * a2 + rho_b[r] * _at(G, resr, n)) / den_b[r]
         xg = _at(Xg, kr, n)
-        kdiag_old = K.diagonal()[n]
-        kdiag_new = kdiag_old + xg * vb + xb * gu + xg * xb * vu[r]
-        k_old = kblock[regime][mrow[e], t1, t2]
-        k_new = k_old + xg[P1] * vb[P2] + xb[P2] * gu[P1] + xg[P1] * xb[P2] * vu[e]
-        d1, d0 = kdiag_new[P1], kdiag_old[P1]
+        kdiag_new = K.diagonal()[n] + xg * vb + xb * gu + xg * xb * vu[r]
+        k_new = kblock[regime][mrow[e], t1, t2] + xg[P1] * vb[P2] + xb[P2] * gu[P1] + xg[P1] * xb[P2] * vu[e]
+        d1 = kdiag_new[P1]
         new = np.bincount(e, w * np.divide(k_new, d1, out=np.zeros_like(k_new), where=d1 > 1e-12), n_r)
-        old = np.bincount(e, w * np.divide(k_old, d0, out=np.zeros_like(k_old), where=d0 > 0), n_r)
-        c = old - new
+        c = base[regime][mrow] - new
         keep = np.abs(c) > 1e-6
         out.append(pd.DataFrame({"link": link[keep], "m": mrow[keep], "regime": regime, "delta_contribution": c[keep]}))
     return pd.concat(out, ignore_index=True)
@@ -511,7 +503,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
-    link_sets: dict[tuple, tuple] = {}
+    key, links, mats = None, None, None
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
     # report use); MHHI itself for every period
     ends = period_end(shares["period"])
@@ -520,12 +512,10 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     for as_of, part in shares.groupby("as_of", sort=True):
         # the prepared frames are sorted by date: the links as of a date depend only on how many
         # rows of each are dated by then, so consecutive periods with no new rows share matrices
-        key = (_prefix_len(stakes, as_of), _prefix_len(holders, as_of))
-        if key not in link_sets:
-            link_sets.clear()  # keep one set, so memory stays bounded
-            links = links_as_of(stakes, holders, entities, as_of, cfg)
-            link_sets[key] = (links, Matrices(links, market_nodes, group))
-        links, mats = link_sets[key]
+        now = (_prefix_len(stakes, as_of), _prefix_len(holders, as_of))
+        if now != key:
+            key, links = now, links_as_of(stakes, holders, entities, as_of, cfg)
+            mats = Matrices(links, market_nodes, group)
         results.append(layout_mhhi(market_layout(part, mats.node_index, group), mats).assign(ownership_as_of=as_of))
         latest = part[part["_latest"]]
         if not top_drivers or latest.empty:

@@ -149,10 +149,8 @@ def _shown(column, labels: dict[str, str]):
     """The column as an analyst reads it (derived helper columns named after their source)."""
     if isinstance(column, str) and column.startswith("__bad_"):
         return column.removeprefix("__bad_")
-    if isinstance(column, str) and column.startswith("__unregistered_"):
-        return f"{column.removeprefix('__unregistered_')} ({labels.get(column, REGISTRY_TEXT['entity_ids'])})"
     if isinstance(column, str) and column in labels:
-        return f"{column} ({labels[column]})"
+        return f"{column.removeprefix('__unregistered_')} ({labels[column]})"
     return column
 
 
