@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
 export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
 export RISKMODELS_HOME := $(ROOT)
 
-.PHONY: run test airflow airflow-db bench clean
+.PHONY: run test lint airflow airflow-db bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,12 @@ SCALES ?= 1 10 100 1000
 bench: $(VENV)/.installed
 	$(BIN)/python bench/pipeline_bench.py --scales $(SCALES)
 
-test: $(VENV)/.installed-dev
+# Lint first: Airflow rules (with preview) on the DAGs, a pyflakes-level set on all Python code.
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check --preview --select AIR dags/
+	$(BIN)/ruff check --select F,E9 dags/ riskmodels/ tests/ bench/ scripts/
+
+test: lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -69,13 +69,14 @@ def ai_stack_daily():
 
         return datasets()
 
-    @task
+    # every task hands on one small dict (references, not data): no per-key XComs
+    @task(multiple_outputs=False)
     def ingest(dataset: str, data_interval_end=None) -> dict:
         from riskmodels.pipeline import ingest as land
 
         return land(dataset, _run_date(data_interval_end))
 
-    @task
+    @task(multiple_outputs=False)
     def validate(refs, data_interval_end=None, run_id=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
         from riskmodels.pipeline import validate as check
@@ -86,7 +87,7 @@ def ai_stack_daily():
         except DataQualityError as exc:  # bad data: retrying cannot help
             raise AirflowFailException(str(exc)) from exc
 
-    @task
+    @task(multiple_outputs=False)
     def score(refs, validation: dict, data_interval_end=None, run_id=None) -> dict:
         from riskmodels.pipeline import score as compute
 
@@ -94,7 +95,7 @@ def ai_stack_daily():
         staged["validate_seconds"] = validation["seconds"]
         return staged
 
-    @task(outlets=PUBLISHED)
+    @task(outlets=PUBLISHED, multiple_outputs=False)
     def publish(staged: dict, refs, data_interval_end=None, run_id=None) -> dict:
         from riskmodels.pipeline import publish as write
 
@@ -103,7 +104,7 @@ def ai_stack_daily():
                  "validate": staged["validate_seconds"], "score": staged["seconds"]}
         return write(staged, refs, _run_date(data_interval_end), run_id, steps)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def alerts(published, data_interval_end=None, run_id=None) -> dict:
         """Runs even when validation failed (the failure is an alert), then fails the run if
         nothing was published; raises (and so retries) while a digest cannot be delivered."""

@@ -25,7 +25,6 @@ import re
 import smtplib
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -9,7 +9,6 @@ All functions are vectorised over pandas Series; unparseable values become NaT.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pandas as pd
 

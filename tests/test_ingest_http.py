@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
-import json
 import threading
 import time
 from pathlib import Path

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import published_store
-from riskmodels import pipeline, store
+from riskmodels import store
 from riskmodels.whatif import whatif
 
 D = dt.date(2026, 11, 24)

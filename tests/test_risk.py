@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, published_store
-from riskmodels import pipeline, store
+from riskmodels import store
 from riskmodels.antitrust import COMPONENTS, antitrust_scores, movement_flags, pca_weights, robustness
 from riskmodels.circular import money_graph, round_trips
 from riskmodels.config import load_yaml
