@@ -85,6 +85,8 @@ def pipeline_part(scale: int, pg: str | None, work: Path) -> dict:
     s0 = clock()
     staged = pipeline.score(refs, D, "bench")
     t["score"] = clock() - s0
+    # publishing removes its stage: keep a copy for the PostgreSQL publish of the same scores
+    again = pipeline.stage_frames(pipeline.staged_frames(staged), D, "bench-pg") if pg else None
     s0 = clock()
     pipeline.publish(staged, refs, D, "bench")
     t["store_sqlite"] = clock() - s0
@@ -96,7 +98,7 @@ def pipeline_part(scale: int, pg: str | None, work: Path) -> dict:
             os.environ["RISKMODELS_DB_URL"] = f"{pg}?options=-csearch_path%3D{schema}"
             try:
                 s0 = clock()
-                pipeline.publish(staged, refs, D, "bench")
+                pipeline.publish(again, refs, D, "bench")
                 t["store_postgresql"] = clock() - s0
             finally:
                 import sqlalchemy as sa

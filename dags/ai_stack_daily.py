@@ -4,8 +4,10 @@
 Every day at 06:00 UTC this DAG lands each dataset of `config/sources.yaml` (one mapped
 task per dataset, in parallel), validates them with the Great Expectations suites in
 `expectations/`, computes concentration, ownership, lock-in and risk scores, publishes the
-risk store tables in one transaction and mails one alert digest of the threshold crossings.
-All logic lives in `riskmodels`; this file only wires it.
+risk store tables in one transaction, mails one alert digest of the threshold crossings and
+writes the report; `cleanup` then removes storage orphans that have aged out.
+All logic lives in `riskmodels`; this file only wires it. Tasks hand each other references
+(storage URLs of landed blobs and staged Parquet), never data, so any worker can run any task.
 
 **Run date.** The schedule is a `CronDataIntervalTimetable`: the run at D 06:00 covers the
 interval [D-1 06:00, D 06:00) and publishes scores *as of* D = the data-interval end's UTC
@@ -17,7 +19,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
 
 from riskmodels.notify import RunFailureNotifier
 
@@ -125,9 +127,18 @@ def ai_stack_daily():
 
         return str(build_report(_run_date(data_interval_end)))
 
+    @teardown
+    @task(multiple_outputs=False)
+    def cleanup() -> dict:
+        """Storage housekeeping, whatever happened upstream (orphans of failed runs age out); a
+        teardown, so it never decides the run's state."""
+        from riskmodels.pipeline import cleanup as housekeeping
+
+        return housekeeping()
+
     refs = ingest.expand(dataset=list_datasets())
     checked = validate(refs)
-    report(alerts(publish(score(refs, checked), refs)))
+    report(alerts(publish(score(refs, checked), refs))) >> cleanup()
 
 
 ai_stack_daily()

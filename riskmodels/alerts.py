@@ -313,14 +313,14 @@ def deliver(settings: Settings | None = None, cfg: dict | None = None) -> dict:
     t = alert_outbox
     now = store._now()
     stale = now - dt.timedelta(minutes=10)
-    with engine.begin() as conn:  # recover claims left by a crashed sender
+    with store.transaction(engine) as conn:  # recover claims left by a crashed sender
         conn.execute(t.update().where((t.c.status == "sending") & (t.c.claimed_at < stale)).values(status="queued"))
         queued = conn.execute(sa.select(t.c.digest_id, t.c.message, t.c.run_date).where(t.c.status == "queued")
                               .order_by(t.c.run_date)).all()
     hook = smtp_settings() if queued else None
     sent, failed = [], []
     for digest_id, message, run_date in queued:
-        with engine.begin() as conn:
+        with store.transaction(engine) as conn:
             claimed = conn.execute(t.update().where((t.c.digest_id == digest_id) & (t.c.status == "queued"))
                                    .values(status="sending", claimed_at=store._now(), attempts=t.c.attempts + 1)).rowcount
         if claimed != 1:
@@ -340,12 +340,12 @@ def deliver(settings: Settings | None = None, cfg: dict | None = None) -> dict:
                 send_smtp(msg, hook)
                 status, transport = "sent", "smtp"
         except (OSError, smtplib.SMTPException) as exc:
-            with engine.begin() as conn:
+            with store.transaction(engine) as conn:
                 conn.execute(t.update().where(t.c.digest_id == digest_id).values(status="queued", last_error=f"{type(exc).__name__}: {exc}"))
             failed.append(digest_id)
             log.warning("digest %s not delivered, stays queued: %s", digest_id, exc)
             continue
-        with engine.begin() as conn:
+        with store.transaction(engine) as conn:
             conn.execute(t.update().where(t.c.digest_id == digest_id).values(status=status, transport=transport,
                                                                              sent_at=store._now(), last_error=None))
         sent.append(digest_id)
@@ -361,7 +361,7 @@ def run_alerts(d: dt.date, run_id: str, settings: Settings | None = None) -> dic
     state, trans = evaluate(d, cfg, settings)
     digest_id = f"digest-{d.isoformat()}"
     created = None
-    with engine.begin() as conn:
+    with store.transaction(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('riskmodels-alerts'))"))
         conn.execute(alert_state.delete().where(alert_state.c.run_date == d))

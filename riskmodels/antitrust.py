@@ -37,6 +37,12 @@ from .dates import date_end, period_end
 from .lockin import _basis_value, prepare_commitments
 from .ownership import group_of, to_group
 
+#: the columns of :func:`antitrust_scores` (``antitrust_scores`` table) and their dtypes
+OUTPUT_COLUMNS = {"subject_type": "str", "subject_id": "str", "investor_id": "str", "investee_id": "str",
+                  "score": float, "rank": "Int64", "rank_p05": float, "rank_p95": float, "rank_std": float,
+                  "score_pca": float, "components": "str", "explanation": "str", "source_refs": "str",
+                  "previous_score": float, "score_change": float, "movement_z": float, "movement_flag": bool}
+
 COMPONENTS = ("horizontal_overlap", "vertical_input_control", "influence_rights", "lockin_imposed",
               "circularity", "market_power", "prior_scrutiny")
 
@@ -278,6 +284,8 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     PCA-weighted alternative, change against the previous run and a movement flag."""
     a = cfg["antitrust"]
     rel = relationships(rel_inputs["investments"], entities)
+    if rel.empty:  # no investment relationship known by the run date: nothing to score
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTPUT_COLUMNS.items()})
     val, facts = components(rel, entities=entities, cfg=cfg, **{k: v for k, v in rel_inputs.items() if k != "investments"})
     weights = np.array([a["weights"][c] for c in COMPONENTS], dtype=float)
     weights = weights / weights.sum()

@@ -16,7 +16,8 @@ import pandas as pd
 SUPPORTED = {"expect_column_to_exist", "expect_column_values_to_not_be_null", "expect_column_values_to_be_null",
              "expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
              "expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique",
-             "expect_column_values_to_match_regex"}
+             "expect_column_values_to_match_regex", "expect_column_value_lengths_to_be_between",
+             "expect_table_row_count_to_be_between"}
 
 
 def _resolve(value, params: dict):
@@ -25,13 +26,20 @@ def _resolve(value, params: dict):
     return value
 
 
+def _between(value: float, lo, hi) -> bool:
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
 def unexpected_mask(frame: pd.DataFrame, expectation: dict, params: dict | None = None) -> np.ndarray | None:
     """Boolean mask of the rows that fail one expectation (a suite JSON entry), or None for a
-    table-level failure (a missing column). Raises ValueError for an unsupported type."""
+    table-level failure (a missing column, a row count out of range). Raises ValueError for an
+    unsupported type."""
     t, kw = expectation["type"], expectation["kwargs"]
     params = params or {}
     if t not in SUPPORTED:
         raise ValueError(f"no pandas check for {t}")
+    if t == "expect_table_row_count_to_be_between":
+        return None if not _between(len(frame), kw.get("min_value"), kw.get("max_value")) else np.zeros(len(frame), bool)
     cols = kw.get("column_list") or [kw["column"]]
     if any(c not in frame.columns for c in cols):
         return None
@@ -61,6 +69,16 @@ def unexpected_mask(frame: pd.DataFrame, expectation: dict, params: dict | None 
         return present & ~col.isin(list(allowed)).to_numpy()
     if t == "expect_column_values_to_be_unique":
         return present & col.duplicated(keep=False).to_numpy()
+    if t == "expect_column_value_lengths_to_be_between":
+        n = col.astype("string").str.len().to_numpy(dtype=float, na_value=np.nan)
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        bad = np.zeros(len(frame), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                bad |= n < lo
+            if hi is not None:
+                bad |= n > hi
+        return bad & present
     # expect_column_values_to_match_regex: re.search semantics, as GX's pandas engine
     return present & ~col.astype("string").str.contains(kw["regex"], regex=True).fillna(False).to_numpy(dtype=bool)
 
@@ -74,6 +92,11 @@ def run_checks(frame: pd.DataFrame, doc: dict, params: dict | None = None, examp
     for e in doc["expectations"]:
         mask = unexpected_mask(frame, e, params)
         if mask is not None and not mask.any():
+            continue
+        if e["type"] == "expect_table_row_count_to_be_between":
+            out.append({"type": e["type"], "kwargs": e["kwargs"], "severity": e.get("severity", "critical"),
+                        "unexpected_count": None, "rows": np.zeros(0, dtype=np.int64), "examples": [],
+                        "observed_value": int(len(frame))})
             continue
         entry = {"type": e["type"], "kwargs": e["kwargs"], "severity": e.get("severity", "critical"),
                  "unexpected_count": None if mask is None else int(mask.sum()),

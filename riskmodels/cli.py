@@ -1,12 +1,50 @@
-"""Command line: ``riskmodels run|show|whatif|report|export|backfill|synth|schema``. Wires library calls together, nothing more."""
+"""Command line: ``riskmodels run|show|whatif|report|export|backfill|synth|schema|cleanup``. Wires library calls
+together, nothing more.
+
+Exit codes: 0 done; 2 bad input (quarantined and alerted; the scores published before stay);
+3 the store stayed locked by another run of the date (nothing written: rerun later); 4 a source
+could not be fetched (nothing written: retry later)."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from .dates import parse_date
+
+EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FETCH = 2, 3, 4
+
+
+def _logs_to_stderr() -> None:
+    """Keep stdout for the command's output (JSON, paths): importing Airflow (storage, SMTP)
+    configures logging to stdout, so point its handlers at stderr and show warnings only."""
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    import airflow  # noqa: F401 - its import configures the logging this redirects
+
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
+def _run_guarded(run, day) -> tuple[int, object]:
+    """(exit code, result or message) of one pipeline run: the expected failures are named."""
+    from .ingest import IngestError, InputFormatError
+    from .store import StoreBusyError
+    from .validate import DataQualityError
+
+    try:
+        return 0, run(day)
+    except DataQualityError as exc:
+        return EXIT_BAD_INPUT, str(exc)
+    except StoreBusyError as exc:
+        return EXIT_BUSY, f"riskmodels run: {exc}"
+    except InputFormatError as exc:  # pragma: no cover - validation turns these into DataQualityError
+        return EXIT_BAD_INPUT, str(exc)
+    except IngestError as exc:
+        return EXIT_FETCH, f"riskmodels run: a source could not be fetched, nothing was written: {exc}"
 
 
 def _date(text: str):
@@ -50,20 +88,22 @@ def main(argv: list[str] | None = None) -> int:
                          "x 40 quarters, 100,000 investment links, 50,000 commitments")
     p_synth.add_argument("--seed", type=int, default=0)
     p_synth.add_argument("--out", required=True, help="directory for the CSVs, sources.yaml and summary.json")
+    p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
+    p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command in ("run", "backfill", "report", "cleanup"):
+        _logs_to_stderr()
 
     if args.command == "run":
         from .pipeline import run
-        from .validate import DataQualityError
 
-        try:
-            result = run(args.date)
-        except DataQualityError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
+        code, result = _run_guarded(run, args.date)
+        if code:
+            print(result, file=sys.stderr)
+            return code
         print(json.dumps(result, indent=2))
         return 0
     if args.command == "show":
@@ -104,17 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         from tqdm import tqdm
 
         from .pipeline import run
-        from .validate import DataQualityError
 
         days = [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
-        failed = []
+        failed: dict[int, list[str]] = {}
         for day in tqdm(days, desc="backfill", unit="day"):
-            try:
-                run(day)
-            except DataQualityError:
-                failed.append(day.isoformat())
-        print(json.dumps({"days": len(days), "failed_validation": failed}))
-        return 2 if failed else 0
+            code, _ = _run_guarded(run, day)
+            if code:
+                failed.setdefault(code, []).append(day.isoformat())
+        print(json.dumps({"days": len(days), "failed_validation": failed.get(EXIT_BAD_INPUT, []),
+                          "busy": failed.get(EXIT_BUSY, []), "fetch_failed": failed.get(EXIT_FETCH, [])}))
+        return min(failed) if failed else 0
     if args.command == "synth":
         from .synth import write
 
@@ -123,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         summary = write(args.out, args.scale, args.seed)
         print(json.dumps(summary, indent=2))
         print(f"point the pipeline at it: RISKMODELS_SOURCES={args.out}/sources.yaml", file=sys.stderr)
+        return 0
+    if args.command == "cleanup":
+        from .storage import cleanup
+
+        print(json.dumps(cleanup(max_age_hours=args.older_than_hours), indent=2))
         return 0
     if args.command == "schema":
         from .store import schema_ddl

@@ -6,6 +6,8 @@ Environment variables:
     RISKMODELS_DB_URL   SQLAlchemy URL of the risk store (default: sqlite:///<var>/riskmodels.db)
     RISKMODELS_SOURCES  sources file (default: <home>/config/sources.yaml)
     RISKMODELS_VALIDATION  validation modes file (default: <home>/config/validation.yaml)
+    RISKMODELS_STORAGE_URL  storage root shared by every task and worker: landing, staging,
+                        reports, Data Docs (default: file://<var>; see riskmodels.storage)
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ class Settings:
     var: Path
     db_url: str
     sources_file: Path
+    storage_url: str
 
     @property
     def expectations_dir(self) -> Path:
@@ -34,17 +37,6 @@ class Settings:
     def sql_dir(self) -> Path:
         return self.home / "sql"
 
-    @property
-    def landing_dir(self) -> Path:
-        return self.var / "landing"
-
-    @property
-    def gx_dir(self) -> Path:
-        return self.var / "gx"
-
-    @property
-    def staging_dir(self) -> Path:
-        return self.var / "staging"
 
 
 def get_settings() -> Settings:
@@ -53,7 +45,8 @@ def get_settings() -> Settings:
     var = Path(os.environ.get("RISKMODELS_VAR", home / "var")).resolve()
     db_url = os.environ.get("RISKMODELS_DB_URL") or f"sqlite:///{var / 'riskmodels.db'}"
     sources = Path(os.environ.get("RISKMODELS_SOURCES", home / "config" / "sources.yaml")).resolve()
-    return Settings(home=home, var=var, db_url=db_url, sources_file=sources)
+    storage = os.environ.get("RISKMODELS_STORAGE_URL") or var.as_uri()
+    return Settings(home=home, var=var, db_url=db_url, sources_file=sources, storage_url=storage.rstrip("/"))
 
 
 @lru_cache(maxsize=16)

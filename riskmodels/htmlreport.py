@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import store
+from . import storage, store
 from .config import Settings, get_settings, load_yaml
 
 LAYER_COLOURS = {"cloud": "#1f77b4", "accelerator": "#d62728", "model": "#2ca02c", "investor": "#7f7f7f"}
@@ -198,16 +198,15 @@ el.setAttribute('data-rect',[Math.round(r.left+window.scrollX),Math.round(r.top+
 Math.round(r.height)].join(','));});document.body.setAttribute('data-height',document.documentElement.scrollHeight);"""
 
 
-def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None) -> Path:
-    """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) and
-    return its path. Units: HHI and MHHI in points, shares in percent, money in USD bn."""
+def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None):
+    """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) to
+    ``reports/`` in the storage root (or to the local ``out_dir``) and return its path (a local
+    ``Path`` on a local root). Units: HHI and MHHI in points, shares in percent, money in USD bn."""
     settings = settings or get_settings()
     if run_date is None:
         latest = store.read_sql("SELECT MAX(run_date) AS d FROM concentration", settings=settings)["d"].iloc[0]
         run_date = dt.date.fromisoformat(str(latest)) if latest is not None and pd.notna(latest) else dt.date.today()
     d = run_date
-    out_dir = Path(out_dir or settings.var / "reports")
-    out_dir.mkdir(parents=True, exist_ok=True)
     entities = store.read_sql("SELECT * FROM entities", settings=settings)
     names = entities.set_index("entity_id")["name"].to_dict() if len(entities) else {}
     conc = _q("SELECT c.*, v.hhi_change, v.previous_period FROM concentration c LEFT JOIN v_concentration_change v "
@@ -338,8 +337,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             f"<style>{CSS}</style></head><body><h1>AI-stack concentration and antitrust risk</h1>"
             f"<p>Run date {E(str(d))}. Every figure links to its source rows in the provenance appendix.</p>"
             + "".join(sections) + f"<script>{PROBE}</script></body></html>")
-    path = out_dir / f"report-{d.isoformat()}.html"
-    tmp = path.with_suffix(".html.part")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    name = f"report-{d.isoformat()}.html"
+    target = (storage.from_url(str(Path(out_dir).resolve() / name)) if out_dir is not None
+              else storage.path("reports", name, settings=settings))
+    storage.write_text(target, page)
+    return storage.local_path(target) if storage.is_local(target) else target

@@ -28,7 +28,7 @@ class RunFailureNotifier(BaseNotifier):
         ti = context["ti"]
         dag_id, run_id, task_id = ti.dag_id, ti.run_id, ti.task_id
         engine = store.get_engine()
-        with engine.begin() as conn:
+        with store.transaction(engine) as conn:
             done = conn.execute(sa.select(operator_notifications.c.run_id).where(
                 (operator_notifications.c.dag_id == dag_id) & (operator_notifications.c.run_id == run_id))).first()
             if done:
@@ -60,7 +60,7 @@ class RunFailureNotifier(BaseNotifier):
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
             (out / f"{dag_id}__{safe}.eml").write_text(msg.as_string(), encoding="utf-8")
             transport = "file"
-        with engine.begin() as conn:
+        with store.transaction(engine) as conn:
             conn.execute(operator_notifications.update().where(
                 (operator_notifications.c.dag_id == dag_id) & (operator_notifications.c.run_id == run_id))
                 .values(transport=transport, notified_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))

@@ -7,13 +7,13 @@ The Airflow DAG calls one function per task and passes only the small dicts they
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import time
-from pathlib import Path
 
 import pandas as pd
 
-from . import store
+from . import storage, store
 from .concentration import concentration_table, zone
 from .config import Settings, get_settings, load_yaml, thresholds
 from .dates import known_by, period_end
@@ -23,6 +23,8 @@ from .validate import load_suite_dict, prepare_frame, validate_refs
 log = logging.getLogger(__name__)
 
 CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high"]
+#: datasets the run cannot score without (their suites also require at least one row)
+REQUIRED_ROWS = ("entities", "markets", "market_shares")
 
 
 def datasets(settings: Settings | None = None) -> list[str]:
@@ -66,6 +68,15 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     ``lockin_scores``, ``circular_flows`` and ``antitrust_scores`` (see :mod:`riskmodels.store`
     for columns and units).
     """
+    from .validate import DataQualityError
+
+    empty = [n for n in REQUIRED_ROWS if n in frames and frames[n].empty]
+    if empty:
+        raise DataQualityError(f"cannot score {run_date}: {', '.join(empty)} has no rows (known by the run date); "
+                               "there is nothing to measure concentration on", [
+                                   {"dataset": n, "expectation": "rows known by the run date", "column": None,
+                                    "severity": "critical", "unexpected_count": None, "examples": [], "kwargs": {}}
+                                   for n in empty])
     shares = frames["market_shares"]
     shares = shares[shares["entity_id"].notna()]
     conc = concentration_table(shares, high_above=float(zones["highly_concentrated_above"]),
@@ -120,9 +131,36 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     return out
 
 
+def stage_frames(frames: dict[str, pd.DataFrame], run_date: dt.date, run_id: str,
+                 settings: Settings | None = None) -> dict:
+    """Conform each score frame to its store table and write it as Parquet under
+    ``staging/<run_date>/<run_id>/`` in the storage root (any worker can read it). Returns the
+    staging reference for :func:`publish` (the folder's URL, tables, row counts)."""
+    settings = settings or get_settings()
+    stage = storage.path("staging", run_date.isoformat(), storage.safe_name(run_id), settings=settings)
+    rows = {}
+    for name, frame in frames.items():
+        typed = store.conform(frame, store.SCORE_TABLES[name])
+        buf = io.BytesIO()
+        typed.to_parquet(buf, index=False)
+        storage.write_bytes(stage / f"{name}.parquet", buf.getvalue())
+        rows[name] = int(len(typed))
+    return {"staging": str(stage), "tables": sorted(frames), "rows": rows}
+
+
+def staged_frames(staged: dict) -> dict[str, pd.DataFrame]:
+    """The frames a :func:`stage_frames` reference points to."""
+    stage = storage.from_url(staged["staging"])
+    out = {}
+    for name in staged["tables"]:
+        with (stage / f"{name}.parquet").open("rb") as f:
+            out[name] = pd.read_parquet(f)
+    return out
+
+
 def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
-    """Compute the day's scores from the landed (validated) inputs and stage them under
-    ``<var>/staging/<run_date>/<run_id>/``. Returns the staging reference for :func:`publish`."""
+    """Compute the day's scores from the landed (validated) inputs and stage them (Parquet, in
+    the storage root). Returns the staging reference for :func:`publish`."""
     settings = settings or get_settings()
     t0 = time.perf_counter()
     by_name = {r["dataset"]: r for r in refs}
@@ -131,24 +169,21 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
                             load_yaml(settings.home / "config" / "ownership.yaml"),
                             load_yaml(settings.home / "config" / "risk.yaml"), previous)
-    safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-    stage = settings.staging_dir / run_date.isoformat() / safe_run
-    stage.mkdir(parents=True, exist_ok=True)
-    for name, frame in scores.items():
-        frame.to_pickle(stage / f"{name}.pkl")
-    return {"staging": str(stage), "tables": sorted(scores), "rows": {k: int(len(v)) for k, v in scores.items()},
-            "seconds": round(time.perf_counter() - t0, 4)}
+    staged = stage_frames(scores, run_date, run_id, settings)
+    staged["seconds"] = round(time.perf_counter() - t0, 4)
+    return staged
 
 
 def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step_seconds: dict | None = None,
             settings: Settings | None = None) -> dict:
-    """Write the staged scores and the dimension tables in one transaction."""
+    """Write the staged scores and the dimension tables in one transaction, then remove the
+    staged files (a failed publish leaves them for a retry; cleanup removes old orphans)."""
     settings = settings or get_settings()
     t0 = time.perf_counter()
-    stage = Path(staged["staging"])
-    scores = {name: pd.read_pickle(stage / f"{name}.pkl") for name in staged["tables"]}
+    scores = staged_frames(staged)
     by_name = {r["dataset"]: r for r in refs}
-    dims = {name: _typed(by_name[name], settings) for name in ("entities", "markets") if name in by_name}
+    dims = {name: store.conform(_typed(by_name[name], settings), store.DIMENSION_TABLES[name])
+            for name in ("entities", "markets") if name in by_name}
     steps = dict(step_seconds or {})
     steps["publish"] = None
     counts = store.publish(run_date, scores, dims, run_id, {r["dataset"]: r["sha256"] for r in refs},
@@ -156,6 +191,9 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
     steps["publish"] = round(time.perf_counter() - t0, 4)
     store.record_run(run_id, run_date, "published", {r["dataset"]: r["sha256"] for r in refs}, steps,
                      settings=settings)
+    stage = storage.from_url(staged["staging"])
+    storage.remove(stage, recursive=True)
+    storage.remove_empty_parent(stage)
     return {"rows": counts, "seconds": steps["publish"]}
 
 
@@ -172,8 +210,17 @@ def alert(run_date: dt.date, run_id: str, settings: Settings | None = None) -> d
     return run_alerts(run_date, run_id, settings)
 
 
+def cleanup(settings: Settings | None = None) -> dict:
+    """Housekeeping of the storage root (see :func:`riskmodels.storage.cleanup`)."""
+    return storage.cleanup(settings)
+
+
 def run(run_date: dt.date, run_id: str | None = None, settings: Settings | None = None) -> dict:
-    """Run the whole pipeline for one date in-process (what the DAG's tasks do, in order)."""
+    """Run the whole pipeline for one date in-process (what the DAG's tasks do, in order).
+
+    Raises DataQualityError (bad input: quarantined and alerted), IngestError (a source could
+    not be fetched) or PublishBusyError (another run held the store too long); in every case
+    the scores published before stay as they were."""
     settings = settings or get_settings()
     run_id = run_id or f"cli__{run_date.isoformat()}__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
     steps: dict[str, float] = {}
@@ -192,10 +239,18 @@ def run(run_date: dt.date, run_id: str | None = None, settings: Settings | None 
         if isinstance(exc, DataQualityError):
             alert(run_date, run_id, settings)  # the failed dataset is itself an alert
         else:
-            store.record_run(run_id, run_date, "failed", {r["dataset"]: r["sha256"] for r in refs}, steps,
-                             message=f"{type(exc).__name__}: {exc}", settings=settings)
+            try:
+                store.record_run(run_id, run_date, "failed", {r["dataset"]: r["sha256"] for r in refs}, steps,
+                                 message=f"{type(exc).__name__}: {exc}", settings=settings)
+            except store.StoreBusyError:  # the store is what failed: the original error says so
+                log.warning("could not record the failed run %s: the store is locked", run_id)
         raise
     steps["publish"] = out["seconds"]
     alerted = alert(run_date, run_id, settings)
+    try:
+        cleaned = cleanup(settings)
+    except Exception as exc:  # noqa: BLE001 - housekeeping never fails a published run
+        log.warning("storage cleanup failed (the run itself published): %s", exc)
+        cleaned = {"error": str(exc)}
     return {"alerts": alerted, "run_id": run_id, "run_date": run_date.isoformat(), "rows": out["rows"], "step_seconds": steps,
-            "db_url": settings.db_url}
+            "db_url": settings.db_url, "cleanup": cleaned}

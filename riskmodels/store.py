@@ -7,6 +7,7 @@ previously published rows untouched.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -16,9 +17,23 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from .config import Settings, get_settings
+from .config import Settings, get_settings, load_yaml
 
 metadata = sa.MetaData()
+
+
+class StoreBusyError(RuntimeError):
+    """The store stayed locked by another writer for longer than ``config/store.yaml``'s lock
+    timeout; this transaction wrote nothing."""
+
+
+class PublishBusyError(StoreBusyError):
+    """A run of the same date (any writer, on SQLite) held the store while this one waited to publish."""
+
+
+def _is_lock_timeout(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return "database is locked" in text or "lock timeout" in text
 
 PROVENANCE = [
     sa.Column("source", sa.Text), sa.Column("source_url", sa.Text), sa.Column("source_date", sa.String(10)),
@@ -181,6 +196,47 @@ antitrust_scores = sa.Table(
     sa.Column("movement_flag", sa.Boolean),
 )
 
+def _lineage(table: sa.Table, mapping: dict[str, str | list[str]], key_built_by: str | None = None) -> None:
+    """Record which dataset column each store column comes from (``column.info["from"]``:
+    ``"dataset.column"``, or several). The boundary test (tests/test_schema_boundary.py) walks
+    these and requires the dataset's suite to assert what the store declares: NOT NULL, numeric,
+    whole number, date, maximum length, and uniqueness of the key, unless ``key_built_by`` says
+    how the transformation makes the key unique."""
+    for col, src in mapping.items():
+        table.c[col].info["from"] = [src] if isinstance(src, str) else list(src)
+    if key_built_by:
+        table.info["key_built_by"] = key_built_by
+
+
+def _same(dataset: str, *cols: str) -> dict[str, str]:
+    return {c: f"{dataset}.{c}" for c in cols}
+
+
+PROVENANCE_COLUMNS = ("source", "source_url", "source_date", "confidence", "ref_file", "ref_row")
+_lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes"))
+_lineage(markets, _same("markets", "market_id", "layer", "definition", "geography", "analyst", "metric"))
+_lineage(market_share_facts, _same("market_shares", "market_id", "period", "entity_id", "share_pct",
+                                   "market_size_usd_bn", *PROVENANCE_COLUMNS))
+_lineage(concentration, {"market_id": "market_shares.market_id", "period": "market_shares.period",
+                         "period_end": "market_shares.period", "layer": "markets.layer", "analyst": "markets.analyst",
+                         "top_entity_id": "market_shares.entity_id", "min_confidence": "market_shares.confidence",
+                         "source_refs": ["market_shares.ref_file", "market_shares.ref_row"]},
+         key_built_by="one row per (market_id, period) group")
+_lineage(investment_facts, _same("investments", "ref_row", "date", "investor_id", "investee_id", "amount_usd_bn",
+                                 "amount_basis", "stake_pct", "instrument", "rights", "source", "source_url",
+                                 "confidence"))
+_lineage(commitment_facts, _same("compute_commitments", "ref_row", "date", "buyer_id", "supplier_id", "amount_usd_bn",
+                                 "amount_basis", "power_gw", "power_basis", "term_years", "accelerator_family",
+                                 "source", "source_url", "confidence"))
+_lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institutional_holders.holder_id"],
+                           "firm_id": ["stake_rights.investee_id", "institutional_holders.company_id"],
+                           "voting": "stake_rights.voting", "board_seat": "stake_rights.board_seat",
+                           "board_observer": "stake_rights.board_observer",
+                           "as_of": ["stake_rights.as_of", "institutional_holders.as_of"],
+                           "ref_row": ["stake_rights.ref_row", "institutional_holders.ref_row"]},
+         key_built_by="links_as_of keeps the latest row per (owner, firm, kind)")
+
+
 #: Score tables published per run date, in write order.
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
                                     ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
@@ -188,18 +244,53 @@ SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investmen
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 
+def store_config(settings: Settings | None = None) -> dict:
+    """config/store.yaml; ``RISKMODELS_LOCK_TIMEOUT_SECONDS`` overrides its lock timeout."""
+    import os
+
+    settings = settings or get_settings()
+    cfg = dict(load_yaml(settings.home / "config" / "store.yaml"))
+    if os.environ.get("RISKMODELS_LOCK_TIMEOUT_SECONDS"):
+        cfg["lock_timeout_seconds"] = float(os.environ["RISKMODELS_LOCK_TIMEOUT_SECONDS"])
+    return cfg
+
+
 @lru_cache(maxsize=8)
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, lock_timeout: float = 600.0) -> sa.Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        engine = sa.create_engine(url, connect_args={"timeout": lock_timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _):  # noqa: ANN001
+            dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            # a write transaction takes SQLite's write lock up front (waiting up to the busy
+            # timeout): a deferred transaction that reads, then writes after another process
+            # committed, fails at once with "database is locked" instead of waiting
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("riskmodels_write")
+                                 else "BEGIN")
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def transaction(engine: sa.Engine):
+    """A write transaction (``BEGIN IMMEDIATE`` on SQLite, a plain transaction elsewhere);
+    every write of the store goes through one. Waiting past the lock timeout raises
+    :class:`StoreBusyError` (the transaction is rolled back)."""
+    try:
+        with engine.execution_options(riskmodels_write=True).begin() as conn:
+            yield conn
+    except sa.exc.OperationalError as exc:
+        if _is_lock_timeout(exc):
+            raise StoreBusyError(f"the risk store stayed locked by another writer past the lock timeout: "
+                                 f"{getattr(exc, 'orig', exc)}") from exc
+        raise
 
 
 def get_engine(settings: Settings | None = None) -> sa.Engine:
@@ -207,7 +298,7 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
     from . import alerts  # noqa: F401 - registers the alert tables on the shared metadata
 
     settings = settings or get_settings()
-    engine = _engine(settings.db_url)
+    engine = _engine(settings.db_url, float(store_config(settings)["lock_timeout_seconds"]))
     init_db(engine, settings.sql_dir)
     return engine
 
@@ -227,7 +318,10 @@ def init_db(engine: sa.Engine, sql_dir: Path) -> None:
     key = f"{engine.url}|{sql_dir}"
     if key in _initialised:
         return
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            # processes starting together on an empty schema would race on CREATE TABLE / VIEW
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('riskmodels-init-db'))"))
         metadata.create_all(conn)
         inspector = sa.inspect(conn)
         for table, column, ddl in ADDED_COLUMNS:
@@ -244,34 +338,41 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _replace(conn, table: sa.Table, where, rows: list[dict]) -> None:
-    """Delete the rows matching ``where`` and insert ``rows`` (a few dicts): COPY on PostgreSQL,
-    executemany elsewhere."""
-    conn.execute(table.delete().where(where))
+def upsert(conn, table: sa.Table, rows: list[dict]) -> None:
+    """Insert ``rows`` (a few dicts), replacing rows with the same primary key: one
+    ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, so two writers of the same key
+    at the same time both succeed and the later one wins (delete-then-insert would make the
+    second fail on the key once the first commits)."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        _bulk_insert(conn, table, pd.DataFrame(rows))
-    else:
-        conn.execute(table.insert(), rows)  # executemany
+    pk = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        ins = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        rest = [c.name for c in table.columns if c.name not in pk and c.name in rows[0]]
+        stmt = ins.on_conflict_do_update(index_elements=pk, set_={c: ins.excluded[c] for c in rest}) if rest \
+            else ins.on_conflict_do_nothing(index_elements=pk)
+        conn.execute(stmt, rows)
+        return
+    for r in rows:
+        conn.execute(table.delete().where(sa.and_(*[table.c[k] == r[k] for k in pk])))
+    conn.execute(table.insert(), rows)
 
 
 def record_raw_input(ref: dict, settings: Settings | None = None, status: str = "landed") -> None:
     """Record (or re-record, idempotently) one landed file."""
     engine = get_engine(settings)
-    t = raw_inputs
-    run_date = dt.date.fromisoformat(ref["run_date"])
-    with engine.begin() as conn:
-        _replace(conn, t, (t.c.run_date == run_date) & (t.c.dataset == ref["dataset"]) & (t.c.sha256 == ref["sha256"]),
-                 [{"run_date": run_date, "dataset": ref["dataset"], "sha256": ref["sha256"],
-                   "location": ref["location"], "landing_path": ref["path"], "size_bytes": ref["size_bytes"],
-                   "status": status, "landed_at": _now()}])
+    with transaction(engine) as conn:
+        upsert(conn, raw_inputs, [{"run_date": dt.date.fromisoformat(ref["run_date"]), "dataset": ref["dataset"],
+                                   "sha256": ref["sha256"], "location": ref["location"], "landing_path": ref["path"],
+                                   "size_bytes": ref["size_bytes"], "status": status, "landed_at": _now()}])
 
 
 def set_raw_input_status(ref: dict, status: str, settings: Settings | None = None) -> None:
     engine = get_engine(settings)
     t = raw_inputs
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         conn.execute(t.update().where((t.c.run_date == dt.date.fromisoformat(ref["run_date"]))
                                       & (t.c.dataset == ref["dataset"]) & (t.c.sha256 == ref["sha256"]))
                      .values(status=status))
@@ -279,11 +380,8 @@ def set_raw_input_status(ref: dict, status: str, settings: Settings | None = Non
 
 def record_validation(rows: list[dict], settings: Settings | None = None) -> None:
     engine = get_engine(settings)
-    t = validation_results
-    with engine.begin() as conn:
-        for r in rows:
-            _replace(conn, t, (t.c.run_date == r["run_date"]) & (t.c.dataset == r["dataset"]) & (t.c.sha256 == r["sha256"]),
-                     [{**r, "validated_at": _now()}])
+    with transaction(engine) as conn:
+        upsert(conn, validation_results, [{**r, "validated_at": _now()} for r in rows])
 
 
 def record_run(run_id: str, run_date: dt.date, status: str, input_hashes: dict, step_seconds: dict,
@@ -292,12 +390,11 @@ def record_run(run_id: str, run_date: dt.date, status: str, input_hashes: dict, 
     row = {"run_id": run_id, "run_date": run_date, "status": status,
            "input_hashes": json.dumps(input_hashes, sort_keys=True),
            "step_seconds": json.dumps(step_seconds, sort_keys=True), "message": message, "updated_at": _now()}
-    t = pipeline_runs
     if conn is not None:
-        _replace(conn, t, t.c.run_id == run_id, [row])
+        upsert(conn, pipeline_runs, [row])
         return
-    with get_engine(settings).begin() as c:
-        _replace(c, t, t.c.run_id == run_id, [row])
+    with transaction(get_engine(settings)) as c:
+        upsert(c, pipeline_runs, [row])
 
 
 BULK_CHUNK = 100_000
@@ -329,6 +426,71 @@ def _bulk_columns(frame: pd.DataFrame, table: sa.Table) -> tuple[list[str], list
     return [c.name for c in cols], values
 
 
+class SchemaError(ValueError):
+    """A frame does not fit its store table (a value of the wrong type, a null in a NOT NULL
+    column, text longer than the column); names the table, column and rows."""
+
+
+def conform(frame: pd.DataFrame, table: sa.Table) -> pd.DataFrame:
+    """``frame`` as ``table`` stores it: only the table's columns (``run_date`` is added at
+    publish), each converted to the column's type (text as ``str``, floats, nullable ``Int64``,
+    nullable booleans, dates as ISO ``YYYY-MM-DD`` text). Raises :class:`SchemaError` naming the
+    table, column and example rows when a value cannot be stored, a NOT NULL column has nulls
+    or a text is longer than its ``VARCHAR(n)``, before anything reaches the database."""
+    out = {}
+    cols = [c for c in table.columns if c.name in frame.columns and c.name != "run_date"]
+    missing = [c.name for c in table.columns if not c.nullable and c.name not in frame.columns and c.name != "run_date"]
+    if missing:
+        raise SchemaError(f"{table.name}: the scores lack required column(s) {missing}")
+
+    def rows(mask) -> str:
+        idx = frame.index[mask.to_numpy() if hasattr(mask, "to_numpy") else mask][:5].tolist()
+        return f"{int(mask.sum())} row(s), e.g. frame rows {idx}"
+
+    for c in cols:
+        s = frame[c.name]
+        try:
+            if isinstance(c.type, sa.Boolean):
+                v = s.astype("boolean")
+            elif isinstance(c.type, sa.Integer):
+                num = pd.to_numeric(s, errors="coerce")
+                bad = s.notna() & (num.isna() | (num % 1 != 0))
+                if bad.any():
+                    raise SchemaError(f"{table.name}.{c.name}: not a whole number in {rows(bad)}: "
+                                      f"{s[bad].head(3).tolist()!r}")
+                v = num.astype("Int64")
+            elif isinstance(c.type, (sa.Float, sa.Numeric)):
+                v = pd.to_numeric(s, errors="coerce").astype(float)
+                bad = s.notna() & v.isna()
+                if bad.any():
+                    raise SchemaError(f"{table.name}.{c.name}: not a number in {rows(bad)}: {s[bad].head(3).tolist()!r}")
+            elif isinstance(c.type, sa.Date):
+                d = pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
+                bad = s.notna() & d.isna()
+                if bad.any():
+                    raise SchemaError(f"{table.name}.{c.name}: not a date in {rows(bad)}: {s[bad].head(3).tolist()!r}")
+                v = d.dt.strftime("%Y-%m-%d").astype("str")
+            elif isinstance(c.type, sa.DateTime):
+                v = pd.to_datetime(s)
+            else:
+                v = s.astype("str")  # pandas' string dtype keeps missing values missing
+                n = getattr(c.type, "length", None)
+                if n:
+                    long = v.str.len() > n
+                    if long.any():
+                        raise SchemaError(f"{table.name}.{c.name}: text longer than {n} characters in {rows(long)}")
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, SchemaError):
+                raise
+            raise SchemaError(f"{table.name}.{c.name}: cannot store as {c.type}: {exc}") from exc
+        if not c.nullable and not c.primary_key and v.isna().any():
+            raise SchemaError(f"{table.name}.{c.name} is NOT NULL but empty in {rows(v.isna())}")
+        if c.primary_key and v.isna().any():
+            raise SchemaError(f"{table.name}.{c.name} is part of the key but empty in {rows(v.isna())}")
+        out[c.name] = v.reset_index(drop=True)
+    return pd.DataFrame(out, columns=[c.name for c in cols])
+
+
 def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame) -> int:
     """Insert ``frame`` through the driver's fast path in chunks: COPY on PostgreSQL, the
     sqlite3 module's executemany on SQLite; inside the caller's transaction."""
@@ -358,25 +520,45 @@ def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame) -> int:
 def publish(run_date: dt.date, scores: dict[str, pd.DataFrame], dimensions: dict[str, pd.DataFrame],
             run_id: str, input_hashes: dict, step_seconds: dict, settings: Settings | None = None) -> dict:
     """Replace every score table's rows for ``run_date`` and the dimension tables, and mark the
-    run published, all in ONE transaction. Returns the number of rows written per table."""
+    run published, all in ONE transaction. Returns the number of rows written per table.
+
+    Publishers of the same date are serialised (PostgreSQL: an advisory lock on the date, other
+    dates proceed in parallel; SQLite: its single write lock), the later one replacing the
+    earlier one's rows, so the store always holds one complete set. A publisher that waits
+    longer than ``config/store.yaml``'s ``lock_timeout_seconds`` raises PublishBusyError."""
+    settings = settings or get_settings()
     engine = get_engine(settings)
     unknown = set(scores) - set(SCORE_TABLES) | set(dimensions) - set(DIMENSION_TABLES)
     if unknown:
         raise ValueError(f"unknown tables {sorted(unknown)}")
+    timeout = float(store_config(settings)["lock_timeout_seconds"])
     counts = {}
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # serialise publishers of the same run date; other dates proceed in parallel
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{run_date}"})
-        for name, table in DIMENSION_TABLES.items():
-            if name in dimensions:
-                conn.execute(table.delete())
-                counts[name] = _bulk_insert(conn, table, dimensions[name])
-        for name, table in SCORE_TABLES.items():
-            frame = scores.get(name)
-            conn.execute(table.delete().where(table.c.run_date == run_date))
-            counts[name] = 0 if frame is None else _bulk_insert(conn, table, frame.assign(run_date=run_date))
-        record_run(run_id, run_date, "published", input_hashes, step_seconds, conn=conn)
+    try:
+        with transaction(engine) as conn:
+            if engine.dialect.name == "postgresql":
+                # serialise publishers of the same run date; other dates proceed in parallel
+                conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'"))
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"publish:{run_date}"})
+                conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+            for name, table in SCORE_TABLES.items():
+                frame = scores.get(name)
+                conn.execute(table.delete().where(table.c.run_date == run_date))
+                counts[name] = 0 if frame is None else _bulk_insert(conn, table, frame.assign(run_date=run_date))
+            if engine.dialect.name == "postgresql" and dimensions:
+                # the registry tables are not keyed by date: publishers of different dates take
+                # turns for this last, short part (always after their date lock: no cycle)
+                conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'"))
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('publish:dimensions'))"))
+                conn.execute(sa.text("SET LOCAL lock_timeout = 0"))
+            for name, table in DIMENSION_TABLES.items():
+                if name in dimensions:
+                    conn.execute(table.delete())
+                    counts[name] = _bulk_insert(conn, table, dimensions[name])
+            record_run(run_id, run_date, "published", input_hashes, step_seconds, conn=conn)
+    except StoreBusyError as exc:
+        raise PublishBusyError(
+            f"a run of {run_date} is already publishing (the store stayed locked for {timeout:g} s); "
+            f"nothing was written by run {run_id}: rerun it once the other run has finished") from exc
     return counts
 
 

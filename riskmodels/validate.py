@@ -7,16 +7,26 @@ of every cell that failed to convert, so a suite can state "no unparseable value
 ``expect_column_values_to_be_null`` and GX reports the offending rows. ``group_sums`` adds
 per-group totals (e.g. the shares of one market-period) for range expectations.
 
-Results go to the ``validation_results`` table and to GX Data Docs under ``<var>/gx``.
-A failed *critical* expectation raises :class:`DataQualityError` naming the dataset, the file,
-the expectation, the column and example rows; warnings are recorded only.
+Every process validates in its own ephemeral GX context built from the suite files (the JSON
+in ``expectations/`` stays the only source of truth; nothing GX keeps is shared between
+processes, so concurrent runs, backfills and workers cannot disturb each other). Results go to
+the ``validation_results`` table and to per-run Data Docs in the storage root
+(:mod:`riskmodels.datadocs`).
+
+A landed file that cannot be parsed (empty, binary, wrongly encoded, truncated, an HTML page...)
+fails like an expectation: it is quarantined, recorded and alerted. A failed *critical*
+expectation raises :class:`DataQualityError` naming the dataset, the file, the expectation, the
+column and example rows; warnings are recorded only.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import tempfile
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +36,7 @@ from . import store
 from .checks import run_checks
 from .config import Settings, get_settings, validation_config
 from .dates import DATE_RE, PERIOD_RE, date_end, period_end
-from .ingest import read_landed
+from .ingest import InputFormatError, read_landed
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +71,36 @@ def load_suite(name: str, settings: Settings | None = None):
     return gx.ExpectationSuite(**doc)
 
 
+INTEGER_RE = r"^[+-]?\d{1,18}$"
+
+
 def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Typed copy of a raw (all-text) frame for validation and scoring.
 
     Numeric columns become float; ``__bad_<col>`` keeps the raw text where a non-empty cell
-    is not a number, not a ``YYYY[-MM[-DD]]`` date or not a period label. Missing columns are
-    left missing (``expect_column_to_exist`` reports them).
+    is not a finite number, not a whole number (``integer_columns``, which stay text: they are
+    row references), not a ``YYYY[-MM[-DD]]`` date or not a period label. A cell holding only
+    whitespace is empty. Missing columns are left missing (``expect_column_to_exist`` reports them).
     """
     df = raw.copy()
+    for col in df.columns:
+        if col != "_row" and (df[col].dtype == object or pd.api.types.is_string_dtype(df[col])):
+            text = df[col].astype("string")
+            blank = text.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+            if blank.any():
+                df[col] = df[col].where(~blank, None)
     for col in meta.get("numeric_columns", []):
         if col in df.columns:
             text = df[col].astype("string").str.strip()
-            num = pd.to_numeric(text, errors="coerce")
-            df[f"__bad_{col}"] = text.where(text.notna() & num.isna()).astype(object)
-            df[col] = num.astype(float)
+            num = pd.to_numeric(text, errors="coerce").astype(float)
+            ok = np.isfinite(num.to_numpy(dtype=float))
+            df[f"__bad_{col}"] = text.where(text.notna() & ~ok).astype(object)
+            df[col] = num.where(ok)
+    for col in meta.get("integer_columns", []):
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            bad = text.notna() & ~text.str.fullmatch(INTEGER_RE).fillna(False).astype(bool)
+            df[f"__bad_{col}"] = text.where(bad).astype(object)
     for col in meta.get("date_columns", []):
         if col in df.columns:
             text = df[col].astype("string").str.strip()
@@ -94,20 +120,24 @@ def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
     return df
 
 
-_CONTEXT = {}
+_CONTEXT: dict = {}
 
 
-def _context(settings: Settings):
-    """A file-backed GX context under ``<var>/gx`` (Data Docs live there), one per process."""
+def _context():
+    """This process's ephemeral GX context (in-memory stores; a Data Docs site whose folder each
+    run points at a temporary directory of its own, see :mod:`riskmodels.datadocs`)."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
-    key = str(settings.gx_dir)
-    if key not in _CONTEXT:
-        settings.var.mkdir(parents=True, exist_ok=True)
-        ctx = gx.get_context(mode="file", project_root_dir=str(settings.var))
+    from .datadocs import SITE, site_config
+
+    if "ctx" not in _CONTEXT:
+        cfg = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
+                                data_docs_sites={SITE: site_config(tempfile.gettempdir())})
+        ctx = gx.get_context(mode="ephemeral", project_config=cfg)
         ctx.variables.progress_bars = {"globally": False}
-        _CONTEXT[key] = ctx
-    return _CONTEXT[key]
+        _CONTEXT["ctx"] = ctx
+    return _CONTEXT["ctx"]
 
 
 REGISTRY_TEXT = {"entity_ids": "ids not in the entity registry", "market_ids": "ids not in the market list"}
@@ -122,12 +152,18 @@ def registry_flags(frame: pd.DataFrame, meta: dict, params: dict) -> pd.DataFram
     frame = frame.copy()
     for col, registry in meta.get("registry_columns", {}).items():
         if col in frame.columns:
+            if params.get(registry) is None:  # the registry itself did not parse: reported there
+                frame[f"__unregistered_{col}"] = None
+                continue
             known = pd.Index(params[registry])
             cell = frame[col]
             frame[f"__unregistered_{col}"] = cell.where(cell.notna() & ~cell.isin(known)).astype(object)
-    known = set(params["entity_ids"])
+    known = set(params["entity_ids"] or [])
     for col in meta.get("id_list_columns", []):
         if col in frame.columns:  # ";"-separated entity ids (small tables: regulatory events)
+            if params.get("entity_ids") is None:
+                frame[f"__unregistered_{col}"] = None
+                continue
             ids = frame[col].fillna("").astype(str).str.split(";")
             unknown = ids.map(lambda xs: ";".join(x for x in xs if x and x not in known) or None)
             frame[f"__unregistered_{col}"] = unknown.astype(object)
@@ -166,7 +202,7 @@ def _checkpoint(ctx, source, name: str, suite_name: str, settings: Settings):
     (re)registered once per process and suite version (the suite file's bytes), then reused."""
     import great_expectations as gx
 
-    key = (str(settings.gx_dir), name, suite_path(suite_name, settings).read_bytes())
+    key = (name, suite_name, suite_path(suite_name, settings).read_bytes())
     if key in _CHECKPOINTS:
         return _CHECKPOINTS[key]
     suite = ctx.suites.add_or_update(load_suite(suite_name, settings))
@@ -195,6 +231,7 @@ def _describe_check(f: dict, dataset: str, ref: dict, labels: dict[str, str]) ->
     return {"dataset": dataset, "file": ref["location"], "landing_path": ref["path"], "expectation": f["type"],
             "column": _shown(column, labels), "severity": str(f["severity"]).lower(),
             "unexpected_count": f["unexpected_count"], "kwargs": kwargs, "checked_by": "pandas (every row)",
+            "observed_value": f.get("observed_value"),
             "examples": [{"row": _plain(e["row"]), "values": {k: _plain(v) for k, v in e["values"].items()}}
                          for e in f["examples"]]}
 
@@ -217,12 +254,18 @@ def _describe(er, dataset: str, ref: dict, labels: dict[str, str]) -> dict:
             if isinstance(info, dict) and info.get("raised_exception"):
                 examples.append({"row": None, "values": {"error": info.get("exception_message")}})
                 break
+    observed = res.get("observed_value")
     return {"dataset": dataset, "file": ref["location"], "landing_path": ref["path"], "expectation": cfg.type,
             "column": shown, "severity": str(getattr(cfg, "severity", "critical")).split(".")[-1].lower(),
-            "unexpected_count": res.get("unexpected_count"), "examples": examples, "kwargs": kwargs}
+            "unexpected_count": res.get("unexpected_count"), "examples": examples, "kwargs": kwargs,
+            "observed_value": observed if isinstance(observed, (int, float, str, type(None))) else str(observed)}
 
 
 def _format(f: dict) -> str:
+    if f["column"] is None and f["expectation"].startswith("expect_table_"):
+        bounds = ", ".join(f"{k}={v}" for k, v in f["kwargs"].items() if v is not None)
+        return (f"  - {f['expectation']}: the file has {f.get('observed_value', '?')} data row(s) ({bounds})"
+                + ("; the run cannot proceed without them" if f.get("observed_value") == 0 else ""))
     col = f["column"] if not isinstance(f["column"], list) else "+".join(f["column"])
     derived = f["kwargs"].get("column", "") if f["expectation"] == "expect_column_values_to_be_null" else ""
     what = ("unparseable values in" if derived.startswith("__bad_") else
@@ -236,39 +279,103 @@ def _format(f: dict) -> str:
     return head + (f"; e.g. {ex}" if ex else "")
 
 
+def _format_file_failure(f: dict) -> str:
+    return f"  - the landed file is not usable {f['format'].upper()} ({f['problem']}): {f['message']}"
+
+
+def _file_failure(exc: InputFormatError, ref: dict) -> dict:
+    """A parse failure in the shape of an expectation failure (``validation_results.details``)."""
+    return {"dataset": ref["dataset"], "file": ref["location"], "landing_path": ref["path"],
+            "expectation": f"file_is_valid_{ref['format']}", "column": exc.column, "severity": "critical",
+            "unexpected_count": None, "kwargs": {}, "problem": exc.problem, "format": ref["format"],
+            "message": str(exc), "checked_by": "parser",
+            "examples": [{"row": exc.row, "line": exc.line, "values": {"problem": exc.problem}}]
+            if exc.row or exc.line else []}
+
+
+#: In-process memo of validation outcomes (see :func:`validate_refs`), newest last.
+_MEMO: "OrderedDict[tuple, dict]" = OrderedDict()
+MEMO_SIZE = 512
+
+
+def _memo_key(ref: dict, suite_doc_bytes: bytes, meta: dict, params: dict, vcfg: dict, settings: Settings) -> tuple:
+    """Everything a dataset's validation outcome depends on: its bytes, format, suite version,
+    the registries its suite checks ids against and the validation modes; and the store and
+    storage root its result and Data Docs live in."""
+    used = sorted({*meta.get("registry_columns", {}).values(), *(["entity_ids"] if meta.get("id_list_columns") else [])})
+    reg = hashlib.sha256(json.dumps({k: params[k] for k in used}, default=str).encode()).hexdigest()
+    return (ref["sha256"], ref["format"], hashlib.sha256(suite_doc_bytes).hexdigest(), reg,
+            json.dumps(vcfg, sort_keys=True, default=str), settings.db_url, settings.storage_url)
+
+
 def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None,
                   settings: Settings | None = None) -> dict:
     """Validate every landed dataset in ``refs`` with its suite.
 
-    Records one ``validation_results`` row per dataset and builds Data Docs. If any critical
-    expectation fails, marks those raw inputs ``quarantined`` and raises DataQualityError
-    after validating *all* datasets (so one message lists every problem).
+    Records one ``validation_results`` row per dataset and builds this run's Data Docs. A file
+    that does not parse, or a failed critical expectation, marks that raw input ``quarantined``;
+    after validating *all* datasets (so one message lists every problem) DataQualityError is
+    raised.
+
+    Within one process the outcome of a dataset whose bytes, suite and registries are unchanged
+    is reused instead of validated again (a backfill validates each distinct input once); its
+    ``validation_results`` row then points at the Data Docs of the run that validated it.
 
     Returns a JSON-able summary ``{dataset: {success, evaluated, failed_critical, ...}}``.
     """
 
     settings = settings or get_settings()
     t0 = time.perf_counter()
-    ctx = _context(settings)
-    frames = {r["dataset"]: read_landed(r) for r in refs}
+    ctx = _context()
+    frames, unparsed = {}, {}
+    for r in refs:
+        try:
+            frames[r["dataset"]] = read_landed(r)
+        except InputFormatError as exc:
+            unparsed[r["dataset"]] = _file_failure(exc, r)
 
-    def ids(dataset: str, column: str) -> list[str]:
+    def ids(dataset: str, column: str) -> list[str] | None:
+        if dataset in unparsed:
+            return None  # the registry did not parse: its own failure says so, nothing else is blamed
         frame = frames.get(dataset)
         if frame is None or column not in frame.columns:
             return []  # that dataset's own suite reports the missing column
         return sorted(frame[column].dropna().unique().tolist())
 
     params = {"entity_ids": ids("entities", "entity_id"), "market_ids": ids("markets", "market_id")}
+    gx_params = {k: (v if v is not None else []) for k, v in params.items()}
     try:
         source = ctx.data_sources.get("riskmodels")
     except (KeyError, ValueError):
         source = ctx.data_sources.add_pandas("riskmodels")
     vcfg = validation_config(settings)
-    summary, failures, rows, result_ids = {}, [], [], []
+    summary, failures, rows, result_ids, fresh = {}, [], [], [], {}
     for ref in refs:
         t_ds = time.perf_counter()
         name = ref["dataset"]
-        doc = load_suite_dict(ref["suite"], settings)
+        if name in unparsed:
+            f = unparsed[name]
+            failures.append(f)
+            summary[name] = {"success": False, "evaluated": 0, "failed_critical": 1, "failed_warning": 0, "rows": 0,
+                             "sha256": ref["sha256"], "mode": "parse", "gx_rows": 0, "problem": f["problem"],
+                             "seconds": round(time.perf_counter() - t_ds, 3)}
+            rows.append({"run_date": run_date, "dataset": name, "sha256": ref["sha256"], "suite": ref["suite"],
+                         "success": False, "evaluated": 0, "failed_critical": 1, "failed_warning": 0, "rows": 0,
+                         "details": json.dumps([f], default=str), "data_docs": None, "mode": "parse", "gx_rows": 0})
+            store.set_raw_input_status(ref, "quarantined", settings)
+            continue
+        suite_bytes = suite_path(ref["suite"], settings).read_bytes()
+        doc = json.loads(suite_bytes)
+        key = _memo_key(ref, suite_bytes, doc.get("meta", {}), params, vcfg, settings)
+        if key in _MEMO:
+            m = _MEMO[key]
+            _MEMO.move_to_end(key)
+            failures.extend(m["crit"])
+            summary[name] = dict(m["summary"], sha256=ref["sha256"], reused=True,
+                                 seconds=round(time.perf_counter() - t_ds, 3))
+            rows.append(dict(m["row"], run_date=run_date))
+            store.set_raw_input_status(ref, "quarantined" if m["crit"] else "validated", settings)
+            continue
         frame = prepare_frame(frames[name], doc.get("meta", {}))
         frame = registry_flags(frame, doc.get("meta", {}), params)
         checkpoint = _checkpoint(ctx, source, name, ref["suite"], settings)
@@ -277,12 +384,12 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         if len(frame) > vcfg["gx_full_max_rows"]:
             # large frame: every row through the vectorised checks, a representative sample through GX
             mode = "pandas_full+gx_sample"
-            full = run_checks(frame, doc, params, MAX_EXAMPLES)
+            full = run_checks(frame, doc, gx_params, MAX_EXAMPLES)
             flagged = np.unique(np.concatenate([f["rows"] for f in full] + [np.zeros(0, dtype=np.int64)]))
             pick = np.random.default_rng(vcfg["sample_seed"]).choice(
                 len(frame), size=min(vcfg["gx_sample_rows"], len(frame)), replace=False)
             gx_frame = frame.iloc[np.union1d(flagged[: vcfg["flagged_max"]], pick)]
-        result = checkpoint.run(batch_parameters={"dataframe": gx_frame}, expectation_parameters=params)
+        result = checkpoint.run(batch_parameters={"dataframe": gx_frame}, expectation_parameters=gx_params)
         result_ids.extend(result.run_results)
         vr = next(iter(result.run_results.values()))
         failed = [_describe(er, name, ref, labels) for er in vr.results if not er.success]
@@ -301,14 +408,21 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         rows.append({"run_date": run_date, "dataset": name, "sha256": ref["sha256"], "suite": ref["suite"],
                      "success": not crit, "evaluated": len(vr.results), "failed_critical": len(crit),
                      "failed_warning": len(warn), "rows": int(len(frame)),
-                     "details": json.dumps(crit + warn, default=str), "data_docs": str(settings.gx_dir),
+                     "details": json.dumps(crit + warn, default=str), "data_docs": None,
                      "mode": mode, "gx_rows": int(len(gx_frame))})
-        if crit:
-            store.set_raw_input_status(ref, "quarantined", settings)
-        else:
-            store.set_raw_input_status(ref, "validated", settings)
-    # Data Docs: one incremental build for this run's results (not one per checkpoint)
-    ctx.build_data_docs(resource_identifiers=result_ids)
+        fresh[key] = {"crit": crit, "summary": {k: v for k, v in summary[name].items() if k != "seconds"},
+                      "row": rows[-1]}
+        store.set_raw_input_status(ref, "quarantined" if crit else "validated", settings)
+    # Data Docs: this run's results, built once into a folder of its own
+    from .datadocs import publish_run
+
+    docs_run = run_id or f"adhoc__{run_date.isoformat()}__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
+    docs = publish_run(ctx, result_ids, docs_run, run_date, summary, settings) if result_ids else None
+    for key, m in fresh.items():
+        m["row"]["data_docs"] = docs
+        _MEMO[key] = m
+        while len(_MEMO) > MEMO_SIZE:
+            _MEMO.popitem(last=False)
     store.record_validation(rows, settings)
     seconds = round(time.perf_counter() - t0, 4)
     if failures:
@@ -318,10 +432,11 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         for ds in bad:
             ref = next(r for r in refs if r["dataset"] == ds)
             lines.append(f"{ds} ({ref['location']}, landed as {ref['path']}):")
-            lines.extend(_format(f) for f in failures if f["dataset"] == ds)
+            lines.extend(_format_file_failure(f) if "problem" in f else _format(f)
+                         for f in failures if f["dataset"] == ds)
         message = "\n".join(lines)
         if run_id:
             store.record_run(run_id, run_date, "failed_validation", {r["dataset"]: r["sha256"] for r in refs},
                              {"validate": seconds}, message=message, settings=settings)
         raise DataQualityError(message, failures)
-    return {"datasets": summary, "seconds": seconds}
+    return {"datasets": summary, "seconds": seconds, "data_docs": docs}

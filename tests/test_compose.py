@@ -42,7 +42,7 @@ def test_shared_environment(config):
     envs = [config["services"][n]["environment"] for n in AIRFLOW]
     for key in ("AIRFLOW__CORE__EXECUTOR", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__BROKER_URL",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "RISKMODELS_DB_URL", "AIRFLOW_CONN_SMTP_DEFAULT",
-                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"):
+                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "RISKMODELS_STORAGE_URL"):
         assert len({e[key] for e in envs}) == 1, key
     env = envs[0]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"

@@ -35,14 +35,15 @@ def test_no_import_errors(dagbag):
 
 def test_structure(dagbag):
     dag = dagbag.dags["ai_stack_daily"]
-    assert set(dag.task_dict) == {"list_datasets", "ingest", "validate", "score", "publish", "alerts", "report"}
+    assert set(dag.task_dict) == {"list_datasets", "ingest", "validate", "score", "publish", "alerts", "report",
+                                  "cleanup"}
     down = {t: dag.task_dict[t].downstream_task_ids for t in dag.task_dict}
     assert down["list_datasets"] == {"ingest"}
     assert down["ingest"] == {"validate", "score", "publish"}
     assert down["validate"] == {"score"}
     assert down["score"] == {"publish"}
-    assert down["publish"] == {"alerts"} and down["alerts"] == {"report"} and down["report"] == set()
-    assert dag.task_dict["alerts"].trigger_rule == "all_done"
+    assert down["publish"] == {"alerts"} and down["alerts"] == {"report"} and down["report"] == {"cleanup"}
+    assert dag.task_dict["alerts"].trigger_rule == "all_done" and dag.task_dict["cleanup"].is_teardown
     assert type(dag.task_dict["validate"].on_failure_callback[0]).__name__ == "RunFailureNotifier"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
@@ -87,6 +88,7 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
     assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 8
     assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)
     assert (workspace / "reports" / "report-2026-11-24.html").exists()
+    assert not list((workspace / "staging").rglob("*.parquet")) and not list(workspace.rglob("*.pkl"))
 
 
 def test_failed_run_alerts_and_notifies_the_operator_once(airflow_db, dagbag, workspace, tmp_path, monkeypatch):
@@ -107,7 +109,7 @@ def test_failed_run_alerts_and_notifies_the_operator_once(airflow_db, dagbag, wo
     states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
     assert dr.state == DagRunState.FAILED
     assert states["validate"] == "failed" and states["publish"] == "upstream_failed" and states["alerts"] == "failed"
-    assert states["report"] == "upstream_failed"
+    assert states["report"] == "upstream_failed" and states["cleanup"] == "success"
     # the failed dataset was alerted (to a file: no SMTP connection here) ...
     digest = (workspace / "outbox" / "digest-2026-11-20.eml").read_text()
     assert "dataset-failed-validation" in digest and "market_shares" in digest

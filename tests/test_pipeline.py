@@ -8,13 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import ROOT, write_sources
-from riskmodels import pipeline, store
+from riskmodels import pipeline, storage, store
 from riskmodels.dates import known_by
 from riskmodels.validate import DataQualityError
 
@@ -75,9 +74,9 @@ def test_every_score_traces_to_its_source_rows_and_bytes(workspace):
                            "AND period = '2025Q4' AND run_date = :d", {"d": D2})
     assert sorted(facts.ref_row) == sorted(ref_rows) and facts.source_url.notna().all()
     raw = store.read_sql("SELECT * FROM raw_inputs WHERE dataset = 'market_shares'")
-    landed = Path(raw.landing_path.item())
-    assert hashlib.sha256(landed.read_bytes()).hexdigest() == conc.input_sha256.item() == raw.sha256.item()
-    assert landed.read_bytes() == (ROOT / "data" / "market_shares.csv").read_bytes()
+    landed = storage.from_url(raw.landing_path.item()).read_bytes()
+    assert hashlib.sha256(landed).hexdigest() == conc.input_sha256.item() == raw.sha256.item()
+    assert landed == (ROOT / "data" / "market_shares.csv").read_bytes()
 
 
 def test_failed_run_leaves_published_scores_intact(workspace, tmp_path, monkeypatch):
@@ -113,17 +112,44 @@ def test_point_in_time_backfill_has_no_look_ahead(workspace):
     assert (facts.source_date.dropna() <= "2024-06-30").all()
 
 
-def test_landing_is_immutable_and_keyed_by_date_and_hash(workspace):
+def test_landing_is_content_addressed_and_immutable(workspace):
     ref = pipeline.ingest("markets", D2)
-    path = Path(ref["path"])
-    assert path.parent == workspace / "landing" / D2.isoformat() / "markets" and path.stem == ref["sha256"]
-    assert not os.access(path, os.W_OK) or os.geteuid() == 0
-    again = pipeline.ingest("markets", D2)
-    assert again["path"] == ref["path"]
-    path.chmod(0o644)
+    path = storage.local_path(storage.from_url(ref["path"]))
+    assert path == workspace / "landing" / "blobs" / ref["sha256"][:2] / f"{ref['sha256']}.csv"
+    again = pipeline.ingest("markets", D1)              # another date, the same bytes: one stored copy
+    assert again["path"] == ref["path"] and len(list((workspace / "landing").rglob("*.csv"))) == 1
+    used = store.read_sql("SELECT run_date, sha256, landing_path FROM raw_inputs WHERE dataset = 'markets'")
+    assert len(used) == 2 and used.landing_path.nunique() == 1   # each date records the blob it used
     path.write_text("tampered")
     with pytest.raises(Exception, match="altered"):
         pipeline.ingest("markets", D2)
+
+
+def test_disk_stays_bounded_staging_is_removed_and_orphans_cleaned(workspace):
+    import time
+
+    pipeline.run(D1)
+    size = storage.size_bytes(storage.path("landing"))
+    pipeline.run(D2)                                    # nothing changed in the inputs
+    assert storage.size_bytes(storage.path("landing")) == size
+    assert not list((workspace / "staging").rglob("*.parquet")), "a published run leaves no staged files"
+    assert not list(workspace.rglob("*.pkl"))
+    # what a killed run leaves behind: a staging folder, a half-written file, an unreferenced blob
+    orphan = workspace / "staging" / "2026-11-20" / "killed-run"
+    orphan.mkdir(parents=True)
+    (orphan / "concentration.parquet").write_bytes(b"x" * 100)
+    part = workspace / "landing" / "blobs" / "ab" / "abc.csv.123.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"y" * 10)
+    blob = workspace / "landing" / "blobs" / "ab" / ("ab" + "0" * 62 + ".csv")
+    blob.write_bytes(b"z" * 7)
+    fresh = storage.cleanup()                           # younger than the configured age: kept
+    assert orphan.exists() and part.exists() and blob.exists(), fresh
+    later = storage.cleanup(now=time.time() + 25 * 3600)
+    assert not orphan.exists() and not part.exists() and not blob.exists()
+    assert later["staging"]["removed"] == 1 and later["partial"]["removed"] == 1
+    assert later["orphan_blobs"] == {"removed": 1, "bytes": 7}
+    assert storage.size_bytes(storage.path("landing")) == size   # referenced blobs stay
 
 
 def test_cli_run_and_show(workspace):

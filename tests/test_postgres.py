@@ -25,14 +25,9 @@ def staged(workspace) -> tuple[list[dict], dict]:
 
 def variant(staged_ref: dict, tmp_path, delta: float) -> dict:
     """A copy of a staged score set with every HHI shifted by ``delta`` (to tell two sets apart)."""
-    out = tmp_path / f"stage-{delta}"
-    out.mkdir()
-    for name in staged_ref["tables"]:
-        frame = pd.read_pickle(f"{staged_ref['staging']}/{name}.pkl")
-        if name == "concentration":
-            frame = frame.assign(hhi=frame["hhi"] + delta)
-        frame.to_pickle(out / f"{name}.pkl")
-    return {**staged_ref, "staging": str(out)}
+    frames = pipeline.staged_frames(staged_ref)
+    frames["concentration"] = frames["concentration"].assign(hhi=frames["concentration"]["hhi"] + delta)
+    return pipeline.stage_frames(frames, D, f"variant-{delta}")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -71,8 +66,10 @@ def test_other_dates_publish_while_one_date_is_locked(pg_schema, workspace):
     engine = store.get_engine()
     done = {}
 
+    stages = {D: a, other: pipeline.stage_frames(pipeline.staged_frames(a), other, "other")}
+
     def publish(day, run_id):
-        pipeline.publish(a, refs, day, run_id)
+        pipeline.publish(stages[day], refs, day, run_id)
         done[day] = time.monotonic()
 
     with engine.connect() as holder:                 # another publisher of D holds D's lock
@@ -119,6 +116,7 @@ def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path
     """PostgreSQL takes the score tables through COPY; every value must read back as SQLite's
     executemany path stores it (types, NULLs, empty strings, JSON text, booleans)."""
     refs, ref = staged(workspace)
+    again = pipeline.stage_frames(pipeline.staged_frames(ref), D, "stage-again")   # publishing removes a stage
     pipeline.publish(ref, refs, D, "pg-run")
     def read(name):
         key = ", ".join(c.name for c in store.metadata.tables[name].primary_key.columns)
@@ -126,7 +124,7 @@ def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path
 
     on_pg = {n: read(n) for n in ref["tables"]}
     monkeypatch.setenv("RISKMODELS_DB_URL", f"sqlite:///{tmp_path / 'copy-check.db'}")
-    pipeline.publish(ref, refs, D, "sqlite-run")
+    pipeline.publish(again, refs, D, "sqlite-run")
     for name, pg in on_pg.items():
         lite = read(name)
         assert len(pg) == len(lite) > 0, name

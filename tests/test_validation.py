@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import ROOT, write_sources
-from riskmodels import pipeline, store
+from riskmodels import pipeline, storage, store
 from riskmodels.validate import DataQualityError, load_suite
 
 RUN = dt.date(2026, 11, 24)
@@ -38,7 +39,21 @@ def test_snapshot_passes(workspace):
     assert all(s["success"] for s in summary["datasets"].values())
     rows = store.read_sql("SELECT dataset, success, evaluated FROM validation_results")
     assert set(rows.dataset) == set(pipeline.datasets()) and rows.success.all()
-    assert (workspace / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    index = workspace / "gx" / "data_docs" / "index.html"
+    assert index.exists() and summary["data_docs"].startswith("file://")
+    run_page = storage.local_path(storage.from_url(summary["data_docs"]))
+    assert run_page.exists() and run_page.parent.parent == workspace / "gx" / "data_docs" / "runs"
+    assert run_page.parent.name in index.read_text()
+    pages = list(run_page.parent.rglob("*.html"))
+    assert len(pages) == 1 + len(pipeline.datasets())        # the run's index + one page per dataset
+    assert 'href="../../static/images/favicon.ico"' in run_page.read_text()   # one shared static folder
+    assert (workspace / "gx" / "data_docs" / "static" / "images" / "favicon.ico").exists()
+    assert not (run_page.parent / "static").exists()
+    for page in pages:                                        # every relative static link resolves
+        for link in re.findall(r'(?:href|src)="((?:\.\./)+static/[^"]+)"', page.read_text()):
+            assert (page.parent / link).resolve().exists(), (page, link)
+    docs = store.read_sql("SELECT DISTINCT data_docs FROM validation_results").data_docs.tolist()
+    assert docs == [summary["data_docs"]]
 
 
 def _bad_market_shares(tmp_path: Path) -> Path:
@@ -70,7 +85,7 @@ def test_bad_csv_fails_with_a_clear_message(workspace, tmp_path, monkeypatch):
     assert {f["dataset"] for f in info.value.failures} == {"market_shares"}
     status = store.read_sql("SELECT dataset, status FROM raw_inputs").set_index("dataset").status
     assert status["market_shares"] == "quarantined" and status["entities"] == "validated"
-    assert Path(next(r for r in refs if r["dataset"] == "market_shares")["path"]).exists()
+    assert storage.from_url(next(r for r in refs if r["dataset"] == "market_shares")["path"]).exists()
     run = store.read_sql("SELECT status, message FROM pipeline_runs WHERE run_id = 'test-run'")
     assert run.status.item() == "failed_validation" and "share_pct" in run.message.item()
 
