@@ -65,14 +65,36 @@ def where_results_are(settings: Settings | None = None) -> str:
         "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
         "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",
         f"Alerts:      {settings.var / 'outbox'} (when no SMTP connection is configured)",
-        f"Landing:     {settings.landing_dir}",
-        f"Data Docs:   {settings.gx_dir / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}",
+        f"Storage:     {settings.storage_url}",
+        "  landing/blobs/ (raw inputs by sha256), reports/, gx/data_docs/index.html (GX Data Docs, one folder per run)",
     ])
+
+
+#: first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as spreadsheet formulas: a cell beginning
+    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (OWASP CSV
+    injection guidance). Numeric, boolean and date columns are untouched; text of third-party
+    pages (names, explanations) is what this guards."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        text = s.astype("string")
+        risky = text.str.contains(FORMULA_START, regex=True).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out[col] = s.astype(object).where(~risky, "'" + text.astype(object))
+    return out
 
 
 def export(run_date, fmt: str = "csv", out_dir=None, settings: Settings | None = None) -> list:
     """Write every score table's rows for ``run_date`` to ``out_dir`` (default
-    ``var/exports/<date>``) as CSV or Parquet; returns the paths written."""
+    ``var/exports/<date>``) as CSV (formula-safe text, see :func:`csv_safe`) or Parquet (values as
+    stored); returns the paths written."""
     from pathlib import Path
 
     settings = settings or get_settings()
@@ -83,7 +105,7 @@ def export(run_date, fmt: str = "csv", out_dir=None, settings: Settings | None =
         df = store.read_sql(f"SELECT * FROM {name} WHERE run_date = :d", {"d": run_date}, settings)
         path = out / f"{name}.{fmt}"
         if fmt == "csv":
-            df.to_csv(path, index=False)
+            csv_safe(df).to_csv(path, index=False)
         else:
             df.to_parquet(path, index=False)
         paths.append(path)
