@@ -161,7 +161,8 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
         v = v.sort_values("validated_at").groupby("dataset").tail(1)
         return pd.DataFrame({
             "subject_id": v["dataset"], "label": "dataset " + v["dataset"], "value": (~v["success"].astype(bool)).astype(float),
-            "drivers": [("; ".join(f"{x['expectation']} on {x['column']} ({x['unexpected_count']} rows)"
+            "drivers": [("; ".join(x["message"] if x.get("message") else
+                                   f"{x['expectation']} on {x['column']} ({x['unexpected_count']} rows)"
                                    for x in json.loads(det) if x.get("severity") == "critical") or "all expectations met")
                         for det in v["details"]],
             "links": [[] for _ in range(len(v))]})
