@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def worker_hostname() -> str:
+    """The host name a worker's task instances record (``[core] hostname_callable``):
+    ``RISKMODELS_WORKER_NAME`` when set (several workers on one test machine), else the FQDN."""
+    return os.environ.get("RISKMODELS_WORKER_NAME") or socket.getfqdn()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,6 +45,12 @@ class AirflowStack:
         Celery broker (Redis) for the CeleryExecutor.
     env : dict
         Extra environment (the risk store URL, RISKMODELS_VAR, ...).
+    workers : list of dict, optional
+        CeleryExecutor: one Celery worker per entry, each with this extra environment (e.g. its
+        own ``RISKMODELS_VAR`` and ``RISKMODELS_WORKER_NAME``, the host name its task instances
+        record); default one worker.
+    worker_concurrency : int
+        Task slots per Celery worker.
     """
 
     home: Path
@@ -47,6 +59,8 @@ class AirflowStack:
     executor: str = "LocalExecutor"
     broker_url: str | None = None
     env: dict = field(default_factory=dict)
+    workers: list = field(default_factory=lambda: [{}])
+    worker_concurrency: int = 4
     api_port: int = field(default_factory=free_port)
     processes: dict = field(default_factory=dict)
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))  # shared by every process
@@ -75,7 +89,9 @@ class AirflowStack:
         if self.executor == "CeleryExecutor":
             e["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
             e["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + self.metadata_url.replace("+psycopg2", "")
-            e["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "4"
+            e["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
+        # task instances record the host name a worker reports (RISKMODELS_WORKER_NAME if set)
+        e["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "riskmodels.stack.worker_hostname"
         e.update(self.env)
         return e
 
@@ -96,14 +112,22 @@ class AirflowStack:
         passwords = self.home / "passwords.json"
         if not passwords.exists():
             passwords.write_text(f'{{"admin": "{admin_password}"}}')
-        commands = {"api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
-                    "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
+        commands = {"api-server": (["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)], {}),
+                    "scheduler": (["scheduler"], {}), "dag-processor": (["dag-processor"], {})}
         if self.executor == "CeleryExecutor":
-            commands["celery-worker"] = ["celery", "worker", "--concurrency", "4"]
-        for name, args in commands.items():
+            for i, extra in enumerate(self.workers):
+                name = "celery-worker" if len(self.workers) == 1 else f"celery-worker-{i + 1}"
+                commands[name] = (["celery", "worker", "--concurrency", str(self.worker_concurrency),
+                                   "--celery-hostname", f"{extra.get('RISKMODELS_WORKER_NAME', name)}@%h"], extra)
+        for name, (args, extra) in commands.items():
             log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
-            self.processes[name] = (subprocess.Popen([exe, *args], env=self.environ(), stdout=log,
+            self.processes[name] = (subprocess.Popen([exe, *args], env={**self.environ(), **extra}, stdout=log,
                                                      stderr=subprocess.STDOUT, start_new_session=True), log)
+
+    def workers_ready(self) -> bool:
+        """Every Celery worker has said it is ready (in its log)."""
+        logs = [self.home / f"{n}.log" for n in self.processes if n.startswith("celery-worker")]
+        return all(f.exists() and " ready." in f.read_text(errors="replace") for f in logs)
 
     def stop(self) -> None:
         for proc, _ in self.processes.values():

@@ -43,6 +43,9 @@ def run_scheduled(stack: AirflowStack) -> dict:
                     break
             assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
             time.sleep(2)
+        while stack.executor == "CeleryExecutor" and not stack.workers_ready() and time.monotonic() < deadline:
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(1)
         unpause = stack.airflow("dags", "unpause", "ai_stack_daily")
         assert unpause.returncode == 0, unpause.stderr[-2000:]
         t_unpaused = time.monotonic()
@@ -61,8 +64,9 @@ def run_scheduled(stack: AirflowStack) -> dict:
             pytest.fail(f"scheduled run ended as {state!r} after {time.monotonic() - t_unpaused:.0f}s; logs:\n"
                         f"{stack.logs()}")
         with engine.connect() as conn:
-            tis = conn.execute(sa.text("SELECT task_id, state FROM task_instance WHERE dag_id = 'ai_stack_daily' "
-                                       "AND run_id = :r"), {"r": row[1]}).all()
+            tis = conn.execute(sa.text("SELECT task_id, state, map_index, hostname FROM task_instance "
+                                       "WHERE dag_id = 'ai_stack_daily' AND run_id = :r ORDER BY start_date"),
+                               {"r": row[1]}).all()
         return {"run_id": row[1], "seconds_after_unpause": time.monotonic() - t_unpaused,
                 "seconds_total": time.monotonic() - t0, "tasks": tis}
     finally:
@@ -78,7 +82,7 @@ def test_scheduled_run_succeeds(executor, metadata_db, tmp_path, pg_schema):
                          env={"RISKMODELS_DB_URL": pg_schema, "RISKMODELS_VAR": str(var),
                               "RISKMODELS_HOME": str(ROOT)})
     result = run_scheduled(stack)
-    assert {t for t, s in result["tasks"] if s != "success"} == set(), result["tasks"]
+    assert {t[0] for t in result["tasks"] if t[1] != "success"} == set(), result["tasks"]
     print(f"\n{executor}: scheduled run {result['run_id']} succeeded {result['seconds_after_unpause']:.0f}s "
           f"after unpause ({result['seconds_total']:.0f}s with start-up)")
     from riskmodels import store
@@ -86,3 +90,38 @@ def test_scheduled_run_succeeds(executor, metadata_db, tmp_path, pg_schema):
     runs = store.read_sql("SELECT run_id, status FROM pipeline_runs")
     assert runs.run_id.str.startswith("scheduled__").all() and (runs.status == "published").all()
     assert store.read_sql("SELECT COUNT(*) AS n FROM concentration").n.item() >= 38
+
+
+def test_two_celery_workers_with_their_own_disks_share_one_storage_root(metadata_db, tmp_path, pg_schema):
+    """Two Celery workers, each with its own RISKMODELS_VAR (as on two hosts), one storage root:
+    one scheduled run's tasks run on both, hand each other landing blobs and staged Parquet
+    through the storage root, and publish."""
+    shared = tmp_path / "shared-storage"
+    workers = [{"RISKMODELS_VAR": str(tmp_path / f"worker-{i}" / "var"), "RISKMODELS_WORKER_NAME": f"worker-{i}"}
+               for i in (1, 2)]
+    stack = AirflowStack(home=tmp_path / "airflow", metadata_url=metadata_db, dags_folder=ROOT / "dags",
+                         executor="CeleryExecutor", broker_url=f"redis://127.0.0.1:6379/{random.randint(1, 15)}",
+                         env={"RISKMODELS_DB_URL": pg_schema, "RISKMODELS_VAR": str(tmp_path / "scheduler" / "var"),
+                              "RISKMODELS_HOME": str(ROOT), "RISKMODELS_STORAGE_URL": shared.as_uri()},
+                         workers=workers, worker_concurrency=1)
+    result = run_scheduled(stack)
+    tasks = result["tasks"]
+    assert {t[0] for t in tasks if t[1] != "success"} == set(), tasks
+    host = {(t[0], t[2]): t[3] for t in tasks}
+    print("\ntask -> worker: " + ", ".join(f"{t}{'' if m < 0 else f'[{m}]'}={h}" for (t, m), h in host.items()))
+    assert set(host.values()) == {"worker-1", "worker-2"}, host
+    ingest_hosts = {h for (t, _), h in host.items() if t == "ingest"}
+    consumers = [host[("validate", -1)], host[("score", -1)], host[("publish", -1)]]
+    crossed = any(c != i for c in consumers for i in ingest_hosts) or host[("score", -1)] != host[("publish", -1)]
+    assert crossed, f"no task read what a task on the other worker wrote: {host}"
+    from riskmodels import store
+
+    runs = store.read_sql("SELECT run_id, status FROM pipeline_runs")
+    assert runs.status.tolist() == ["published"] and runs.run_id.item() == result["run_id"]
+    assert store.read_sql("SELECT COUNT(*) AS n FROM concentration").n.item() >= 38
+    landing = store.read_sql("SELECT landing_path FROM raw_inputs").landing_path
+    assert landing.str.startswith(shared.as_uri()).all() and len(landing) == 8
+    assert (shared / "reports").exists() and list((shared / "landing" / "blobs").rglob("*.csv"))
+    for w in workers:   # nothing another task needs was left on a worker's own disk
+        local = tmp_path / w["RISKMODELS_WORKER_NAME"] / "var"
+        assert not [p for p in local.rglob("*") if p.is_file() and "outbox" not in p.parts], list(local.rglob("*"))
