@@ -26,6 +26,17 @@ def _resolve(value, params: dict):
     return value
 
 
+def _outside(v: np.ndarray, lo, hi) -> np.ndarray:
+    """Elementwise v < lo or v > hi (a bound of None is open; NaN is never outside)."""
+    bad = np.zeros(len(v), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            bad |= v < lo
+        if hi is not None:
+            bad |= v > hi
+    return bad
+
+
 def _between(value: float, lo, hi) -> bool:
     return (lo is None or value >= lo) and (hi is None or value <= hi)
 
@@ -56,14 +67,7 @@ def unexpected_mask(frame: pd.DataFrame, expectation: dict, params: dict | None 
         return present
     if t == "expect_column_values_to_be_between":
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-        lo, hi = _resolve(kw.get("min_value"), params), _resolve(kw.get("max_value"), params)
-        bad = np.zeros(len(frame), dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if lo is not None:
-                bad |= v < lo
-            if hi is not None:
-                bad |= v > hi
-        return bad & present
+        return _outside(v, _resolve(kw.get("min_value"), params), _resolve(kw.get("max_value"), params)) & present
     if t == "expect_column_values_to_be_in_set":
         allowed = _resolve(kw["value_set"], params)
         return present & ~col.isin(list(allowed)).to_numpy()
@@ -71,14 +75,7 @@ def unexpected_mask(frame: pd.DataFrame, expectation: dict, params: dict | None 
         return present & col.duplicated(keep=False).to_numpy()
     if t == "expect_column_value_lengths_to_be_between":
         n = col.astype("string").str.len().to_numpy(dtype=float, na_value=np.nan)
-        lo, hi = kw.get("min_value"), kw.get("max_value")
-        bad = np.zeros(len(frame), dtype=bool)
-        with np.errstate(invalid="ignore"):
-            if lo is not None:
-                bad |= n < lo
-            if hi is not None:
-                bad |= n > hi
-        return bad & present
+        return _outside(n, kw.get("min_value"), kw.get("max_value")) & present
     # expect_column_values_to_match_regex: re.search semantics, as GX's pandas engine
     return present & ~col.astype("string").str.contains(kw["regex"], regex=True).fillna(False).to_numpy(dtype=bool)
 
