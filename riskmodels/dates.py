@@ -4,7 +4,8 @@ Dates come as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; periods as ``2024Q3`` (qu
 ``2025H1`` (half), ``2023FY`` (year) or ``2026-04`` (month). Point-in-time logic needs the
 *last* day a value could refer to, so every parser here returns the end of the stated
 precision (``2024-08`` -> 2024-08-31, ``2024`` -> 2024-12-31, ``2024Q3`` -> 2024-09-30).
-All functions are vectorised over pandas Series; unparseable values become NaT.
+All functions are vectorised over pandas Series; unparseable values become NaT, and so do dates
+outside the years 1678-2261 (what nanosecond timestamps can hold; no source row dates there).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import datetime as dt
 import pandas as pd
 
 DATE_RE = r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?$"
+#: the years a value may fall in (datetime64[ns] holds 1677-09-21 to 2262-04-11)
+MIN_YEAR, MAX_YEAR = 1678, 2261
 PERIOD_RE = r"^\d{4}(?:Q[1-4]|H[12]|FY|-(?:0[1-9]|1[0-2]))$"
 
 
@@ -31,6 +34,8 @@ def date_end(values: pd.Series) -> pd.Series:
     stated precision. Empty, null or invalid entries (e.g. 2024-02-30) give NaT."""
     s = values.astype("string").str.strip()
     ok = s.str.fullmatch(DATE_RE).fillna(False).astype(bool)
+    year_of = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    ok &= year_of.between(MIN_YEAR, MAX_YEAR).fillna(False).astype(bool)
     day = pd.to_datetime(s.where(ok & (s.str.len() == 10)), format="%Y-%m-%d", errors="coerce")
     month = pd.to_datetime(s.where(ok & (s.str.len() == 7)), format="%Y-%m", errors="coerce")
     year = pd.to_datetime(s.where(ok & (s.str.len() == 4)), format="%Y", errors="coerce")
@@ -42,6 +47,7 @@ def period_end(periods: pd.Series) -> pd.Series:
     """Series of period labels (2024Q3, 2025H1, 2023FY, 2026-04) -> last day of the period."""
     s = periods.astype("string").str.strip()
     year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    year = year.where(year.between(MIN_YEAR, MAX_YEAR))
     kind = s.str.slice(4)
     month = pd.Series(pd.NA, index=s.index, dtype="Float64")
     q = kind.str.fullmatch(r"Q[1-4]").fillna(False).astype(bool)

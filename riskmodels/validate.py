@@ -268,7 +268,7 @@ def _format(f: dict) -> str:
                 + ("; the run cannot proceed without them" if f.get("observed_value") == 0 else ""))
     col = f["column"] if not isinstance(f["column"], list) else "+".join(f["column"])
     derived = f["kwargs"].get("column", "") if f["expectation"] == "expect_column_values_to_be_null" else ""
-    what = ("unparseable values in" if derived.startswith("__bad_") else
+    what = ("unparseable or out-of-range values in" if derived.startswith("__bad_") else
             "unknown ids in" if derived.startswith("__unregistered_") else f["expectation"] + " on")
     head = f"  - {what} column {col!r}: {f['unexpected_count'] if f['unexpected_count'] is not None else '?'} bad row(s)"
     def value(k, v):

@@ -38,3 +38,13 @@ def test_known_by_needs_both_dates_on_or_before():
                        "period": ["2024Q2", "2024Q3", "2023FY", None]})
     assert known_by(df, ["source_date", "period"], dt.date(2024, 8, 31)).tolist() == [True, False, True, False]
     assert known_by(df, ["source_date", "period"], dt.date(2024, 8, 30)).tolist() == [False, False, True, False]
+
+
+def test_dates_outside_what_timestamps_hold_are_unknown_not_a_crash():
+    import pandas as pd
+
+    from riskmodels.dates import date_end, period_end
+
+    ends = date_end(pd.Series(["0001-01-01", "2300-01-01", "9999-12-31", "1678", "2261-12"]))
+    assert ends.isna().tolist() == [True, True, True, False, False]
+    assert period_end(pd.Series(["3000Q4", "0001FY", "2261FY"])).isna().tolist() == [True, True, False]

@@ -78,8 +78,8 @@ def test_bad_csv_fails_with_a_clear_message(workspace, tmp_path, monkeypatch):
     assert "market_shares" in msg and str(bad) in msg
     assert "expect_column_values_to_be_between on column 'share_pct'" in msg and "row 3" in msg
     assert "unknown ids in column 'entity_id (ids not in the entity registry)'" in msg and "entity_id='no-such-firm'" in msg and "row 5" in msg
-    assert "unparseable values in column 'source_date'" in msg and "'2024-13'" in msg and "row 7" in msg
-    assert "unparseable values in column 'market_size_usd_bn'" in msg and "row 9" in msg
+    assert "unparseable or out-of-range values in column 'source_date'" in msg and "'2024-13'" in msg and "row 7" in msg
+    assert "unparseable or out-of-range values in column 'market_size_usd_bn'" in msg and "row 9" in msg
     assert "column 'confidence'" in msg and "row 11" in msg
     # only the bad dataset is blamed
     assert {f["dataset"] for f in info.value.failures} == {"market_shares"}
