@@ -230,6 +230,8 @@ def worker(args: tuple) -> dict:
                     ok &= raw.status.tolist() == ["quarantined"] and len(val) == 1 and not bool(val.success.item())
                 rec["quarantined"] = bool(ok)
         results.append(rec)
+        with open(Path(out_dir) / f"cases-w{wid}.jsonl", "a") as log:  # survives an interrupted run
+            log.write(json.dumps(rec, default=str) + "\n")
         files[name].write_bytes(originals[name])
         if len(results) % 50 == 0:
             print(f"worker {wid}: {len(results)}/{len(cases)} cases", file=sys.stderr, flush=True)
@@ -276,10 +278,23 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     p.add_argument("--only", type=int, action="append", help="replay these case numbers only")
     p.add_argument("--out", default=str(ROOT / "var" / "fuzz"))
+    p.add_argument("--resume", action="store_true",
+                   help="keep the cases already recorded in OUT/cases-w*.jsonl (same seed) and run the rest")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cases = args.only or list(range(args.cases))
+    done = {}
+    for log in sorted(out.glob("cases-w*.jsonl")):
+        if not args.resume:
+            log.unlink()
+            continue
+        for line in log.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:  # the line an interrupted worker was writing
+                continue
+            done[rec["case"]] = rec
+    cases = [i for i in (args.only or range(args.cases)) if i not in done]
     shares = [(args.seed, cases[w::args.workers], str(out), w) for w in range(args.workers)]
     t0 = time.perf_counter()
     if args.workers == 1:
@@ -287,8 +302,10 @@ def main(argv=None) -> int:
     else:
         with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
             parts = pool.map(worker, shares)
-    results = sorted((r for part in parts for r in part["results"]), key=lambda r: r["case"])
-    summary = summarise(results, time.perf_counter() - t0, args)
+    results = sorted([*done.values(), *(r for part in parts for r in part["results"])], key=lambda r: r["case"])
+    seconds = time.perf_counter() - t0 + sum(r["seconds"] for r in done.values()) / max(args.workers, 1)
+    summary = summarise(results, seconds, args)
+    summary["resumed"] = len(done)
     (out / "results.json").write_text(json.dumps({"summary": summary, "cases": results}, indent=1, default=str))
     (out / "results.md").write_text(markdown(summary))
     print(markdown(summary))
