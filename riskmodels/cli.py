@@ -54,6 +54,35 @@ def _date(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _sec_parse(path: str, as_json: bool) -> int:
+    from pathlib import Path
+
+    from .sources.sec.detect import UnknownDocument, jsonable, parse_bytes
+
+    try:
+        doc = jsonable(parse_bytes(Path(path).read_bytes()))
+    except OSError as exc:
+        print(f"riskmodels sec parse: {path}: cannot read: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnknownDocument as exc:
+        print(f"riskmodels sec parse: {path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    records = doc.pop("records")
+    if as_json:
+        print(json.dumps({"kind": doc.pop("kind"), "accession": doc.pop("accession", None), "records": records, **doc}))
+        return 0
+    import pandas as pd
+
+    print(f"{path}: {doc.get('kind')} {doc.get('accession') or ''} ({len(records)} records)")
+    for k, v in doc.items():
+        if k not in ("kind", "accession") and not isinstance(v, (list, dict)):
+            print(f"  {k}: {v}")
+    if records:
+        with pd.option_context("display.max_columns", 12, "display.width", 200, "display.max_colwidth", 40):
+            print(pd.DataFrame(records).head(20).to_string(index=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="riskmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
                          "x 40 quarters, 100,000 investment links, 50,000 commitments")
     p_synth.add_argument("--seed", type=int, default=0)
     p_synth.add_argument("--out", required=True, help="directory for the CSVs, sources.yaml and summary.json")
+    p_sec = sub.add_parser("sec", help="SEC EDGAR: parse one filing, or run the day's discovery and loading")
+    sec_sub = p_sec.add_subparsers(dest="sec_command", required=True)
+    p_parse = sec_sub.add_parser("parse", help="detect an EDGAR document's kind and print its normalised records")
+    p_parse.add_argument("path", help="a file as EDGAR serves it or a user saved it (gzip-compressed or not)")
+    p_parse.add_argument("--json", action="store_true", help='one JSON object {"kind", "accession", "records"}')
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
@@ -163,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
         print(f"point the pipeline at it: RISKMODELS_SOURCES={args.out}/sources.yaml", file=sys.stderr)
         return 0
+    if args.command == "sec" and args.sec_command == "parse":
+        return _sec_parse(args.path, args.json)
     if args.command == "cleanup":
         from .storage import cleanup
 

@@ -67,7 +67,10 @@ validation_results = sa.Table(
 )
 
 # columns added after a table first shipped: (table, column, DDL type); added in place by init_db
-ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_results", "gx_rows", "INTEGER")]
+ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_results", "gx_rows", "INTEGER"),
+                 ("entities", "cik", "VARCHAR(10)"), ("entities", "cik_status", "VARCHAR(16)"),
+                 ("entities", "cusips", "TEXT"), ("entities", "cusips_status", "VARCHAR(16)"),
+                 ("entities", "lei", "VARCHAR(20)")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -77,11 +80,35 @@ pipeline_runs = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
+# every HTTP fetch of the living sources (riskmodels.sources.client): URL, time, status, landed blob
+fetch_log = sa.Table(
+    "fetch_log", metadata,
+    sa.Column("fetch_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("family", sa.String(32), nullable=False), sa.Column("url", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.String(32), nullable=False), sa.Column("status", sa.Integer),
+    sa.Column("sha256", sa.String(64)), sa.Column("landing_path", sa.Text), sa.Column("size_bytes", sa.Integer),
+    sa.Column("content_type", sa.String(128)), sa.Column("etag", sa.Text), sa.Column("last_modified", sa.String(64)),
+    sa.Column("attempts", sa.Integer), sa.Column("not_modified", sa.Boolean), sa.Column("served_by", sa.String(16)),
+    sa.Column("error", sa.Text),
+)
+
+# the validators of the last answer per URL, for conditional GETs
+http_cache = sa.Table(
+    "http_cache", metadata,
+    sa.Column("url", sa.String(1000), primary_key=True), sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.String(64)), sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("landing_path", sa.Text, nullable=False), sa.Column("content_type", sa.String(128)),
+    sa.Column("fetched_at", sa.String(32), nullable=False),
+)
+
 entities = sa.Table(
     "entities", metadata,
     sa.Column("entity_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text, nullable=False),
     sa.Column("kind", sa.String(32)), sa.Column("layers", sa.String(128)), sa.Column("parent_id", sa.String(64)),
     sa.Column("country", sa.String(8)), sa.Column("notes", sa.Text),
+    # SEC identifiers (config/sec.yaml watches by them); *_status: verified | unverified
+    sa.Column("cik", sa.String(10)), sa.Column("cik_status", sa.String(16)), sa.Column("cusips", sa.Text),
+    sa.Column("cusips_status", sa.String(16)), sa.Column("lei", sa.String(20)),
 )
 
 markets = sa.Table(
@@ -213,7 +240,8 @@ def _same(dataset: str, *cols: str) -> dict[str, str]:
 
 
 PROVENANCE_COLUMNS = ("source", "source_url", "source_date", "confidence", "ref_file", "ref_row")
-_lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes"))
+_lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes", "cik",
+                         "cik_status", "cusips", "cusips_status", "lei"))
 _lineage(markets, _same("markets", "market_id", "layer", "definition", "geography", "analyst", "metric"))
 _lineage(market_share_facts, _same("market_shares", "market_id", "period", "entity_id", "share_pct",
                                    "market_size_usd_bn", *PROVENANCE_COLUMNS))
@@ -376,6 +404,24 @@ def set_raw_input_status(ref: dict, status: str, settings: Settings | None = Non
         conn.execute(t.update().where((t.c.run_date == dt.date.fromisoformat(ref["run_date"]))
                                       & (t.c.dataset == ref["dataset"]) & (t.c.sha256 == ref["sha256"]))
                      .values(status=status))
+
+
+def record_fetch(row: dict, settings: Settings | None = None) -> None:
+    """Log one HTTP fetch (``fetch_log``)."""
+    with transaction(get_engine(settings)) as conn:
+        conn.execute(fetch_log.insert(), [row])
+
+
+def http_cache_get(url: str, settings: Settings | None = None) -> dict | None:
+    """The validators and landed blob of the last answer for ``url`` (None if never fetched)."""
+    with get_engine(settings).connect() as conn:
+        row = conn.execute(sa.select(http_cache).where(http_cache.c.url == url)).mappings().first()
+    return dict(row) if row else None
+
+
+def http_cache_put(row: dict, settings: Settings | None = None) -> None:
+    with transaction(get_engine(settings)) as conn:
+        upsert(conn, http_cache, [row])
 
 
 def record_validation(rows: list[dict], settings: Settings | None = None) -> None:

@@ -74,6 +74,31 @@ def load_suite(name: str, settings: Settings | None = None):
 INTEGER_RE = r"^[+-]?\d{1,18}$"
 
 
+def cusip_check_digit(base: str) -> int:
+    """The ninth character of a CUSIP from its first eight (the CUSIP Global Services modulus-10
+    "double add double"): digits as themselves, A-Z as 10-35, * @ # as 36-38; every second value
+    doubled; the digits of the products summed."""
+    total = 0
+    for i, ch in enumerate(base.upper()):
+        v = int(ch) if ch.isdigit() else (ord(ch) - 55 if "A" <= ch <= "Z" else {"*": 36, "@": 37, "#": 38}.get(ch, -1))
+        if v < 0:
+            raise ValueError(f"not a CUSIP character: {ch!r}")
+        if i % 2 == 1:
+            v *= 2
+        total += v // 10 + v % 10
+    return (10 - total % 10) % 10
+
+
+def valid_cusip(code: str) -> bool:
+    code = (code or "").strip().upper()
+    if len(code) != 9 or not code[8].isdigit():
+        return False
+    try:
+        return cusip_check_digit(code[:8]) == int(code[8])
+    except ValueError:
+        return False
+
+
 def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Typed copy of a raw (all-text) frame for validation and scoring.
 
@@ -100,6 +125,14 @@ def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
         if col in df.columns:
             text = df[col].astype("string").str.strip()
             bad = text.notna() & ~text.str.fullmatch(INTEGER_RE).fillna(False).astype(bool)
+            df[f"__bad_{col}"] = text.where(bad).astype(object)
+    for col in meta.get("cusip_list_columns", []):   # ";"-separated CUSIPs, each with a valid check digit
+        if col in df.columns:
+            text = df[col].astype("string").str.strip()
+            codes = text.str.split(";").explode().dropna()
+            check = {c: valid_cusip(c) for c in codes.unique()}      # once per distinct code
+            ok = codes.map(check).astype(bool).groupby(level=0).all()
+            bad = text.notna() & ~ok.reindex(text.index, fill_value=True).astype(bool)
             df[f"__bad_{col}"] = text.where(bad).astype(object)
     for col in meta.get("date_columns", []):
         if col in df.columns:

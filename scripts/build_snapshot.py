@@ -3,6 +3,7 @@
 Run by a maintainer, never at pipeline run time::
 
     python scripts/build_snapshot.py ../shared/reference-data data
+    python scripts/build_snapshot.py --entities-only data     # the entity registry and its identifiers
 
 Every output row keeps the provenance of the reference row it came from (``source``,
 ``source_url``, ``source_date``, ``confidence``, ``notes``) plus ``ref_file`` and ``ref_row``
@@ -85,6 +86,41 @@ ENTITIES = [
     ("michael-intrator", "Michael Intrator", "person", "investor", "", "US", ""),
     ("coreweave-founders", "CoreWeave co-founders (combined)", "aggregate", "investor", "", "US", "Intrator, Venturo and McBee combined as reported"),
 ]
+
+# SEC identifiers (../shared/notes/living-sources.md section 0, "Useful CIKs and CUSIPs"): a CIK
+# is `verified` where that table marks it as checked in recorded data, else `unverified` (check it
+# on the first live fetch); every CUSIP listed there was checked in the recorded 13F information
+# tables (all listed classes: Alphabet's class A and class C). No LEI was found in a recorded file
+# (Microsoft's submissions JSON has "lei": null), so the column stays empty. Empty = unknown.
+# entity_id: (cik, cik_status, cusips, cusips_status, lei)
+IDENTIFIERS = {
+    "nvidia": ("1045810", "verified", "67066G104", "verified", ""),
+    "microsoft": ("789019", "verified", "594918104", "verified", ""),
+    "amazon": ("1018724", "unverified", "023135106", "verified", ""),
+    "alphabet": ("1652044", "verified", "02079K305;02079K107", "verified", ""),
+    "meta": ("1326801", "verified", "30303M102", "verified", ""),
+    "oracle": ("1341439", "unverified", "68389X105", "verified", ""),
+    "amd": ("2488", "unverified", "007903107", "verified", ""),
+    "broadcom": ("1730168", "unverified", "11135F101", "verified", ""),
+    "coreweave": ("1769628", "unverified", "", "", ""),
+    "vanguard": ("102909", "verified", "", "", ""),
+    "fidelity": ("315066", "verified", "", "", ""),
+    # BlackRock, Inc. filed as 1364742 until its 2024 reorganisation; the new holding company's CIK is unknown here
+    "blackrock": ("1364742", "unverified", "", "", ""),
+    "state-street": ("93751", "unverified", "", "", ""),
+}
+ENTITY_COLUMNS = ["entity_id", "name", "kind", "layers", "parent_id", "country", "notes", "cik", "cik_status", "cusips",
+                  "cusips_status", "lei"]
+
+
+def entity_rows() -> list[dict]:
+    rows = []
+    for e in ENTITIES:
+        row = dict(zip(ENTITY_COLUMNS[:7], e))
+        row.update(dict(zip(ENTITY_COLUMNS[7:], IDENTIFIERS.get(e[0], ("", "", "", "", "")))))
+        rows.append(row)
+    return rows
+
 
 # alias -> entity, by context. Context "*" applies everywhere; a context-specific alias wins.
 # Contexts: cloud, accelerator, model (market-share rows), investor, investee, buyer, supplier,
@@ -341,8 +377,7 @@ def main(ref: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     res = Resolver()
 
-    write(out / "entities.csv", ["entity_id", "name", "kind", "layers", "parent_id", "country", "notes"],
-          [dict(zip(["entity_id", "name", "kind", "layers", "parent_id", "country", "notes"], e)) for e in ENTITIES])
+    write(out / "entities.csv", ENTITY_COLUMNS, entity_rows())
     write(out / "entity_aliases.csv", ["alias", "context", "entity_id"],
           [{"alias": a, "context": c, "entity_id": e} for a, c, e in ALIASES])
     write(out / "markets.csv", ["market_id", "layer", "definition", "geography", "analyst", "metric"],
@@ -476,4 +511,7 @@ def main(ref: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "--entities-only":  # registry and identifiers only, e.g. `--entities-only data`
+        write(Path(sys.argv[2]) / "entities.csv", ENTITY_COLUMNS, entity_rows())
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]))
