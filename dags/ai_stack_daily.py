@@ -9,18 +9,21 @@ writes the report; `cleanup` then removes storage orphans that have aged out.
 All logic lives in `riskmodels`; this file only wires it. Tasks hand each other references
 (storage URLs of landed blobs and staged Parquet), never data, so any worker can run any task.
 
-**Run date.** The schedule is a `CronDataIntervalTimetable`: the run at D 06:00 covers the
-interval [D-1 06:00, D 06:00) and publishes scores *as of* D = the data-interval end's UTC
-date, using only rows known by D (point in time), so a backfill reproduces what the monitor
-would have said then.
+**Run date.** The schedule is an `AssetOrTimeSchedule`: a `CronDataIntervalTimetable` (the run
+at D 06:00 covers the interval [D-1 06:00, D 06:00) and publishes scores *as of* D = the
+data-interval end's UTC date) or an update of the SEC Assets (`sec_filings` wrote new facts; the
+run date is the UTC date the run was triggered). Only rows known by D count (point in time:
+SEC facts by their filing's acceptance date), so a backfill reproduces what the monitor would
+have said then.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
 
+from riskmodels.assets import SEC_FACTS
 from riskmodels.notify import RunFailureNotifier
 
 CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/concentration")
@@ -38,6 +41,10 @@ PUBLISHED = [CONCENTRATION, MARKET_SHARE_FACTS, INVESTMENT_FACTS, COMMITMENT_FAC
 def _run_date(data_interval_end):
     import datetime
 
+    if data_interval_end is None:  # a run started by the SEC Assets has no data interval
+        from airflow.sdk import get_current_context
+
+        data_interval_end = get_current_context()["dag_run"].run_after
     d = data_interval_end.in_timezone("UTC")
     return datetime.date(d.year, d.month, d.day)
 
@@ -49,7 +56,9 @@ def _all(refs) -> list:
 
 @dag(
     dag_id="ai_stack_daily",
-    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    # daily, and whenever the sec_filings DAG writes new facts (any of its Assets)
+    schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+                                 assets=SEC_FACTS[0] | SEC_FACTS[1] | SEC_FACTS[2] | SEC_FACTS[3]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

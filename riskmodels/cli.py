@@ -122,13 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     p_parse = sec_sub.add_parser("parse", help="detect an EDGAR document's kind and print its normalised records")
     p_parse.add_argument("path", help="a file as EDGAR serves it or a user saved it (gzip-compressed or not)")
     p_parse.add_argument("--json", action="store_true", help='one JSON object {"kind", "accession", "records"}')
+    p_secrun = sec_sub.add_parser("run", help="discover, fetch, parse, validate and publish one day's filings "
+                                  "(replay by default; RISKMODELS_SOURCES_MODE=live for EDGAR itself)")
+    p_secrun.add_argument("--date", required=True, type=_date, help="run date YYYY-MM-DD (filings after it are ignored)")
+    p_secrun.add_argument("--backfill", action="store_true",
+                          help="also page the submissions' older files and the quarterly full index")
+    p_secrun.add_argument("--since", type=_date, help="backfill: oldest filing date (default: all)")
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.command in ("run", "backfill", "report", "cleanup"):
+    if args.command in ("run", "backfill", "report", "cleanup", "sec"):
         _logs_to_stderr()
 
     if args.command == "run":
@@ -199,6 +205,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sec" and args.sec_command == "parse":
         return _sec_parse(args.path, args.json)
+    if args.command == "sec" and args.sec_command == "run":
+        from .sources.sec import SecConfigError
+        from .sources.sec.daily import run_day
+
+        try:
+            code, result = _run_guarded(lambda d: run_day(d, backfill=args.backfill, backfill_from=args.since),
+                                        args.date)
+        except SecConfigError as exc:
+            print(f"riskmodels sec run: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if code:
+            print(result, file=sys.stderr)
+            return code
+        print(json.dumps(result, indent=2, default=str))
+        return 2 if result["quarantined"] else 0
     if args.command == "cleanup":
         from .storage import cleanup
 

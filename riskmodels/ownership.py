@@ -106,9 +106,12 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
         h = h.assign(ref_row=pd.to_numeric(h["ref_row"]))
         keys = ["company_id", "holder_id"]
         econ = _latest(h, keys, "pct_shares_outstanding")[keys + ["pct_shares_outstanding", "as_of", "ref_row",
-                                                                          "holder_type"]]
+                                                                          "holder_type"]
+                                                                  + (["ref_file"] if "ref_file" in h else [])]
+        if "ref_file" in econ:  # the file of the row the stake comes from, else of the pair's last row
+            econ = econ.rename(columns={"ref_file": "_econ_file"})
         vote = _latest(h, keys, "pct_voting_power")[keys + ["pct_voting_power"]]
-        pairs = h[keys + ["holder_type"]].drop_duplicates(keys, keep="last")
+        pairs = h[keys + ["holder_type"] + (["ref_file"] if "ref_file" in h else [])].drop_duplicates(keys, keep="last")
         m = pairs.merge(econ.drop(columns="holder_type"), on=keys, how="left").merge(vote, on=keys, how="left")
         beta = m["pct_shares_outstanding"] / 100.0
         votes = m["pct_voting_power"] / 100.0
@@ -123,7 +126,8 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "votes": votes, "gamma_rights": votes.fillna(0.0), "status": status,
             "voting": np.where(votes.notna(), "reported" , "unknown"), "board_seat": None, "board_observer": None,
             "derived": False, "as_of": m["as_of"], "ref_row": m["ref_row"].fillna(-1).astype(int),
-            "ref_file": "institutional_holders.csv"}))
+            "ref_file": (m["_econ_file"].fillna(m["ref_file"]) if "_econ_file" in m
+                         else pd.Series("institutional_holders.csv", index=m.index)).fillna("institutional_holders.csv")}))
     if not out:
         return pd.DataFrame(columns=["owner_id", "firm_id", "kind", "beta", "votes", "gamma_rights", "status"])
     return pd.concat(out, ignore_index=True)
@@ -491,7 +495,8 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     """MHHI per market-period and regime, the links used, and the stakes driving each delta.
 
     Ownership for each market-period is as of min(period end, run date). Returns three frames:
-    ``mhhi`` (market_id, period, regime, hhi, mhhi, delta, ownership_as_of), ``links`` (as of
+    ``mhhi`` (market_id, period, regime, hhi, mhhi, delta, delta_common, delta_strategic,
+    ownership_as_of; the last two from the holder links alone and the stake links alone), ``links`` (as of
     the run date, with status), ``drivers`` (market_id, period, regime, rank, owner_id,
     firm_id, beta, delta_contribution: how much MHHI delta falls when that one link is removed;
     the ``top_drivers`` largest per market-period and regime, for the latest period of each
@@ -516,7 +521,16 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         if now != key:
             key, links = now, links_as_of(stakes, holders, entities, as_of, cfg)
             mats = Matrices(links, market_nodes, group)
-        results.append(layout_mhhi(market_layout(part, mats.node_index, group), mats).assign(ownership_as_of=as_of))
+            # the same links split by what they are: common ownership (institutional holders) and
+            # strategic stakes (stake_rights, 13D/13G), each delta computed alone
+            parts = {kind: Matrices(links[links["kind"] == kind], market_nodes, group) for kind in ("holder", "stake")}
+        layout = market_layout(part, mats.node_index, group)
+        res = layout_mhhi(layout, mats)
+        for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
+            alone = layout_mhhi(market_layout(part, parts[kind].node_index, group), parts[kind])
+            res = res.merge(alone[["market_id", "period", "regime", "delta"]].rename(columns={"delta": column}),
+                            on=["market_id", "period", "regime"], how="left", validate="one_to_one")
+        results.append(res.assign(ownership_as_of=as_of))
         latest = part[part["_latest"]]
         if not top_drivers or latest.empty:
             continue

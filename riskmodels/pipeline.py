@@ -22,7 +22,10 @@ from .validate import load_suite_dict, prepare_frame, validate_refs
 
 log = logging.getLogger(__name__)
 
-CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high"]
+#: confidence grades, lowest first; ``filed``: a primary regulatory filing (SEC EDGAR)
+CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high", "filed"]
+#: datasets that rows from SEC filings (riskmodels.sources.sec.model) are added to
+FILED_DATASETS = ("markets", "market_shares", "stake_rights", "institutional_holders")
 #: datasets the run cannot score without (their suites also require at least one row)
 REQUIRED_ROWS = ("entities", "markets", "market_shares")
 
@@ -90,7 +93,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         "market_size_usd_bn": grp["market_size_usd_bn"].max() if "market_size_usd_bn" in shares else None,
         "min_confidence": conf_rank.groupby([shares["market_id"], shares["period"]]).min().map(
             dict(enumerate(CONFIDENCE_ORDER))),
-        "source_refs": (shares["ref_file"].astype(str) + "#" + shares["ref_row"].astype(str))
+        # file#row; a row from a filing is cited by its accession alone
+        "source_refs": (shares["ref_file"].astype(str) + ("#" + shares["ref_row"].astype("string")).fillna(""))
         .groupby([shares["market_id"], shares["period"]]).agg(";".join),
         "input_sha256": grp["input_sha256"].first(),
     }).reset_index()
@@ -107,7 +111,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
 
         mh, links, drivers, contributions = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
                                               frames["entities"], run_date, ownership_cfg)
-        mh = mh.rename(columns={"delta": "delta_mhhi"})
+        mh = mh.rename(columns={"delta": "delta_mhhi", "delta_common": "delta_mhhi_common",
+                                "delta_strategic": "delta_mhhi_strategic"})
         mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),
                                float(zones["moderately_concentrated_from"]))
         out["ownership_concentration"] = mh
@@ -158,6 +163,28 @@ def staged_frames(staged: dict) -> dict[str, pd.DataFrame]:
     return out
 
 
+def with_filed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, settings: Settings) -> tuple[dict, str | None]:
+    """``frames`` plus the rows that SEC filings known by ``run_date`` give (stakes, 13F
+    holders, segment-revenue markets; :func:`riskmodels.sources.sec.model.filed_rows`), and the
+    fingerprint of those rows (None when the store holds no SEC facts)."""
+    from .sources.sec.model import filed_rows
+
+    if "entities" not in frames:
+        return frames, None
+    filed = filed_rows(run_date, frames["entities"], settings)
+    if not any(len(filed[n]) for n in FILED_DATASETS):
+        return frames, None
+    out = dict(frames)
+    for name in FILED_DATASETS:
+        add = filed[name]
+        if name in out and len(add):
+            add = add.assign(input_sha256=filed["sha256"])
+            base = out[name]
+            out[name] = pd.concat([base, add[[c for c in add.columns if c in base.columns or c in (
+                "accession", "form", "accepted_at")]]], ignore_index=True)
+    return out, filed["sha256"]
+
+
 def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
     """Compute the day's scores from the landed (validated) inputs and stage them (Parquet, in
     the storage root). Returns the staging reference for :func:`publish`."""
@@ -165,12 +192,15 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     t0 = time.perf_counter()
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
+    frames, filed_sha = with_filed_rows(frames, run_date, settings)
     previous = store.previous_scores("antitrust_scores", run_date, ["subject_type", "subject_id", "score"], settings)
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
                             load_yaml(settings.home / "config" / "ownership.yaml"),
                             load_yaml(settings.home / "config" / "risk.yaml"), previous)
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
+    # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)
+    staged["filed_sha256"] = filed_sha
     return staged
 
 
@@ -182,15 +212,20 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
     t0 = time.perf_counter()
     scores = staged_frames(staged)
     by_name = {r["dataset"]: r for r in refs}
-    dims = {name: store.conform(_typed(by_name[name], settings), store.DIMENSION_TABLES[name])
-            for name in ("entities", "markets") if name in by_name}
+    dims = {name: _typed(by_name[name], settings) for name in ("entities", "markets") if name in by_name}
+    if staged.get("filed_sha256") and "markets" in dims:
+        from .sources.sec.model import sec_markets
+
+        dims["markets"] = pd.concat([dims["markets"], sec_markets(settings)], ignore_index=True)
+    dims = {name: store.conform(frame, store.DIMENSION_TABLES[name]) for name, frame in dims.items()}
+    hashes = {r["dataset"]: r["sha256"] for r in refs}
+    if staged.get("filed_sha256"):
+        hashes["sec_filings"] = staged["filed_sha256"]
     steps = dict(step_seconds or {})
     steps["publish"] = None
-    counts = store.publish(run_date, scores, dims, run_id, {r["dataset"]: r["sha256"] for r in refs},
-                           steps, settings)
+    counts = store.publish(run_date, scores, dims, run_id, hashes, steps, settings)
     steps["publish"] = round(time.perf_counter() - t0, 4)
-    store.record_run(run_id, run_date, "published", {r["dataset"]: r["sha256"] for r in refs}, steps,
-                     settings=settings)
+    store.record_run(run_id, run_date, "published", hashes, steps, settings=settings)
     stage = storage.from_url(staged["staging"])
     storage.remove(stage, recursive=True)
     storage.remove_empty_parent(stage)

@@ -70,7 +70,10 @@ validation_results = sa.Table(
 ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_results", "gx_rows", "INTEGER"),
                  ("entities", "cik", "VARCHAR(10)"), ("entities", "cik_status", "VARCHAR(16)"),
                  ("entities", "cusips", "TEXT"), ("entities", "cusips_status", "VARCHAR(16)"),
-                 ("entities", "lei", "VARCHAR(20)")]
+                 ("entities", "lei", "VARCHAR(20)"), ("market_share_facts", "accession", "VARCHAR(20)"),
+                 ("market_share_facts", "form", "VARCHAR(24)"), ("market_share_facts", "accepted_at", "VARCHAR(32)"),
+                 ("ownership_concentration", "delta_mhhi_common", "FLOAT"),
+                 ("ownership_concentration", "delta_mhhi_strategic", "FLOAT")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -101,6 +104,80 @@ http_cache = sa.Table(
     sa.Column("fetched_at", sa.String(32), nullable=False),
 )
 
+# ---- SEC EDGAR facts (riskmodels.sources.sec.daily; the sec_filings DAG). Every fact row carries its
+# filing: accession, form, filing address, filed date and acceptance time (point in time by the latter).
+def _filing_columns() -> list[sa.Column]:
+    return [sa.Column("form", sa.String(24), nullable=False), sa.Column("filing_url", sa.Text),
+            sa.Column("filed", sa.Date), sa.Column("accepted_at", sa.String(32)),
+            sa.Column("source_sha256", sa.String(64), nullable=False)]
+
+
+# one row per accession discovery found: what became of it
+sec_filings = sa.Table(
+    "sec_filings", metadata,
+    sa.Column("accession", sa.String(20), primary_key=True), sa.Column("cik", sa.String(10)),
+    sa.Column("form", sa.String(24), nullable=False), sa.Column("kind", sa.String(16)),
+    sa.Column("filed", sa.Date), sa.Column("accepted_at", sa.String(32)), sa.Column("url", sa.Text),
+    sa.Column("discovered_via", sa.String(16), nullable=False), sa.Column("items", sa.Text),
+    # published | quarantined | unavailable (the document could not be fetched) | listed (8-K: kept as an event)
+    sa.Column("status", sa.String(16), nullable=False), sa.Column("reason", sa.Text),
+    sa.Column("sha256", sa.String(64)), sa.Column("records", sa.Integer),
+    sa.Column("run_date", sa.Date, nullable=False), sa.Column("processed_at", sa.DateTime, nullable=False),
+)
+
+# SCHEDULE 13D/13G cover pages: one row per reporting person; the group's stake is group_percent_of_class
+sec_stakes = sa.Table(
+    "sec_stakes", metadata,
+    sa.Column("accession", sa.String(20), primary_key=True), sa.Column("person_no", sa.Integer, primary_key=True),
+    sa.Column("amendment_no", sa.Integer), sa.Column("event_date", sa.Date),
+    sa.Column("issuer_cik", sa.String(10)), sa.Column("issuer_cusip", sa.String(9)),
+    sa.Column("issuer_name", sa.Text), sa.Column("reporting_person", sa.Text, nullable=False),
+    sa.Column("reporting_person_cik", sa.String(10)), sa.Column("percent_of_class", sa.Float),
+    sa.Column("shares", sa.Float), sa.Column("sole_voting", sa.Float), sa.Column("shared_voting", sa.Float),
+    sa.Column("sole_dispositive", sa.Float), sa.Column("shared_dispositive", sa.Float),
+    sa.Column("group_percent_of_class", sa.Float), sa.Column("is_exit", sa.Boolean, nullable=False),
+    *_filing_columns(),
+)
+
+# 13F-HR information-table rows (USD after unit resolution), one per table line
+sec_holdings = sa.Table(
+    "sec_holdings", metadata,
+    sa.Column("accession", sa.String(20), primary_key=True), sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("holder_cik", sa.String(10), nullable=False), sa.Column("holder_name", sa.Text),
+    sa.Column("period_end", sa.Date, nullable=False), sa.Column("report_type", sa.String(32)),
+    sa.Column("amendment_type", sa.String(16)), sa.Column("cusip", sa.String(9), nullable=False),
+    sa.Column("issuer_name", sa.Text), sa.Column("title_of_class", sa.Text), sa.Column("shares", sa.Float),
+    sa.Column("share_type", sa.String(4)), sa.Column("put_call", sa.String(4)), sa.Column("value_usd", sa.Float),
+    sa.Column("value_unit_reported", sa.String(16), nullable=False), sa.Column("unit_evidence", sa.Text),
+    sa.Column("voting_sole", sa.Float), sa.Column("voting_shared", sa.Float), sa.Column("voting_none", sa.Float),
+    sa.Column("investment_discretion", sa.String(8)), sa.Column("other_manager", sa.Text),
+    *_filing_columns(),
+)
+
+# revenue facts of 10-K/10-Q inline XBRL: consolidated (axis null) and by segment / product member
+sec_segment_revenue = sa.Table(
+    "sec_segment_revenue", metadata,
+    sa.Column("accession", sa.String(20), primary_key=True), sa.Column("concept", sa.String(160), primary_key=True),
+    sa.Column("dimensions", sa.String(400), primary_key=True), sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("period_end", sa.Date, primary_key=True), sa.Column("cik", sa.String(10), nullable=False),
+    sa.Column("axis", sa.String(160)), sa.Column("member", sa.String(160)),
+    sa.Column("duration_months", sa.Integer, nullable=False), sa.Column("value_usd", sa.Float, nullable=False),
+    *_filing_columns(),
+)
+
+# shares outstanding: dei:EntityCommonStockSharesOutstanding per class (inline cover page, companyfacts)
+# and the balance sheet's us-gaap:CommonStockSharesOutstanding (companyfacts; consolidated)
+sec_shares_outstanding = sa.Table(
+    "sec_shares_outstanding", metadata,
+    sa.Column("accession", sa.String(20), primary_key=True), sa.Column("concept", sa.String(160), primary_key=True),
+    sa.Column("security_class", sa.String(160), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True), sa.Column("cik", sa.String(10), nullable=False),
+    sa.Column("shares", sa.Float, nullable=False), sa.Column("origin", sa.String(16), primary_key=True),
+    *_filing_columns(),
+)
+
+SEC_TABLES = {t.name: t for t in (sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding)}
+
 entities = sa.Table(
     "entities", metadata,
     sa.Column("entity_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text, nullable=False),
@@ -123,6 +200,8 @@ market_share_facts = sa.Table(
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
     sa.Column("period", sa.String(8), primary_key=True), sa.Column("entity_id", sa.String(64), primary_key=True),
     sa.Column("share_pct", sa.Float), sa.Column("market_size_usd_bn", sa.Float), *_prov(),
+    # rows from SEC filings (confidence "filed"): the filing they come from
+    sa.Column("accession", sa.String(20)), sa.Column("form", sa.String(24)), sa.Column("accepted_at", sa.String(32)),
 )
 
 concentration = sa.Table(
@@ -167,6 +246,10 @@ ownership_concentration = sa.Table(
     sa.Column("hhi", sa.Float, nullable=False), sa.Column("mhhi", sa.Float, nullable=False),
     sa.Column("delta_mhhi", sa.Float, nullable=False), sa.Column("zone_mhhi", sa.String(32)),
     sa.Column("ownership_as_of", sa.Date, nullable=False),
+    # the delta from common ownership alone (institutional holders: index complexes, 13F filers) and
+    # from strategic stakes alone (stake_rights, 13D/13G); their sum differs from delta_mhhi by the
+    # interaction of the two
+    sa.Column("delta_mhhi_common", sa.Float), sa.Column("delta_mhhi_strategic", sa.Float),
 )
 
 ownership_links = sa.Table(
@@ -240,6 +323,8 @@ def _same(dataset: str, *cols: str) -> dict[str, str]:
 
 
 PROVENANCE_COLUMNS = ("source", "source_url", "source_date", "confidence", "ref_file", "ref_row")
+for _t in SEC_TABLES.values():  # each SEC fact table is validated by the suite of its own name
+    _lineage(_t, _same(_t.name, *[c.name for c in _t.columns]))
 _lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes", "cik",
                          "cik_status", "cusips", "cusips_status", "lei"))
 _lineage(markets, _same("markets", "market_id", "layer", "definition", "geography", "analyst", "metric"))
@@ -605,6 +690,34 @@ def publish(run_date: dt.date, scores: dict[str, pd.DataFrame], dimensions: dict
         raise PublishBusyError(
             f"a run of {run_date} is already publishing (the store stayed locked for {timeout:g} s); "
             f"nothing was written by run {run_id}: rerun it once the other run has finished") from exc
+    return counts
+
+
+def publish_sec(filings: list[dict], facts: dict[str, pd.DataFrame], settings: Settings | None = None) -> dict:
+    """Write one SEC run in ONE transaction: each published filing's fact rows replaced (delete
+    by accession, insert), and every filing's ``sec_filings`` row upserted. Returns rows per table."""
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+    counts = {}
+    with transaction(engine) as conn:
+        for name, table in SEC_TABLES.items():
+            frame = facts.get(name)
+            if frame is None or frame.empty:
+                counts[name] = 0
+                continue
+            typed = conform(frame, table)
+            accs = sorted(set(typed["accession"]))
+            for lo in range(0, len(accs), 500):
+                conn.execute(table.delete().where(table.c.accession.in_(accs[lo:lo + 500])))
+            counts[name] = _bulk_insert(conn, table, typed)
+        if filings:
+            frame = pd.DataFrame(filings)
+            typed = conform(frame, sec_filings).assign(run_date=frame["run_date"].to_numpy())
+            accs = sorted(set(typed["accession"]))
+            for lo in range(0, len(accs), 500):
+                conn.execute(sec_filings.delete().where(sec_filings.c.accession.in_(accs[lo:lo + 500])))
+            _bulk_insert(conn, sec_filings, typed)
+        counts["sec_filings"] = len(filings)
     return counts
 
 

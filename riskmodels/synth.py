@@ -42,7 +42,7 @@ def generate(scale: int = 1, seed: int = 0) -> tuple[dict[str, pd.DataFrame], di
     kind = np.where(layers == "investor", "fund manager", "firm")
     entities = pd.DataFrame({"entity_id": ids, "name": [f"Synthetic {lay} {i}" for i, lay in enumerate(layers)],
                              "kind": kind, "layers": layers, "parent_id": "", "country": rng.choice(["US", "CN", "FR", "DE"], n_ent),
-                             "notes": ""})
+                             "notes": "", "cik": "", "cik_status": "", "cusips": "", "cusips_status": "", "lei": ""})
     n_mkt = 2 * scale
     m_layer = rng.choice(["cloud", "accelerator", "model"], n_mkt, p=[0.4, 0.2, 0.4])
     markets = pd.DataFrame({"market_id": [f"syn.{lay}.{i:05d}" for i, lay in enumerate(m_layer)], "layer": m_layer,

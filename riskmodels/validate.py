@@ -473,3 +473,59 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
                              {"validate": seconds}, message=message, settings=settings)
         raise DataQualityError(message, failures)
     return {"datasets": summary, "seconds": seconds, "data_docs": docs}
+
+
+def validate_frame(frame: pd.DataFrame, suite_name: str, run_date: dt.date, run_id: str | None = None,
+                   settings: Settings | None = None, location: str | None = None,
+                   key_column: str = "accession", extra_failures: list[dict] | None = None) -> dict:
+    """Validate an in-memory frame (a source adapter's parsed records, cells as text) with the
+    suite ``suite_name`` through GX, and every row through the vectorised checks to name the
+    failing rows. Records one ``validation_results`` row (dataset = suite name, sha256 of the
+    frame's CSV). Returns ``{"success", "failures", "bad_keys": {key: reason}}``: the values of
+    ``key_column`` (e.g. the accession) of every failing row with the first reason, or of every
+    row for a table-level failure. ``extra_failures`` (e.g. filings that did not parse) are
+    recorded with the same row, so the digest lists them."""
+    settings = settings or get_settings()
+    doc = load_suite_dict(suite_name, settings)
+    meta = doc.get("meta", {})
+    typed = prepare_frame(frame.reset_index(drop=True).assign(_row=lambda d: np.arange(1, len(d) + 1)), meta)
+    typed = registry_flags(typed, meta, {"entity_ids": [], "market_ids": []})
+    sha = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    ref = {"dataset": suite_name, "location": location or suite_name, "path": None, "sha256": sha}
+    ctx = _context()
+    try:
+        source = ctx.data_sources.get("riskmodels")
+    except (KeyError, ValueError):
+        source = ctx.data_sources.add_pandas("riskmodels")
+    labels = _labels(meta)
+    vr = next(iter(_checkpoint(ctx, source, suite_name, suite_name, settings).run(
+        batch_parameters={"dataframe": typed}).run_results.values()))
+    failed = [_describe(er, suite_name, ref, labels) for er in vr.results if not er.success]
+    crit = [f for f in failed if f["severity"] == "critical"]
+    bad_keys: dict[str, str] = {}
+    if crit:
+        for f in run_checks(typed, doc, {}, MAX_EXAMPLES):
+            if str(f["severity"]).lower() != "critical":
+                continue
+            col = f["kwargs"].get("column") or f["kwargs"].get("column_list")
+            rows = f["rows"] if len(f["rows"]) or f["unexpected_count"] is not None else np.arange(len(typed))
+            reason = f"{f['type']} on {_shown(col, labels)}"
+            for i in rows:
+                i = int(i)
+                key = str(typed[key_column].iloc[i]) if key_column in typed else None
+                value = f" (value {typed[col].iloc[i]!r})" if isinstance(col, str) and col in typed else ""
+                bad_keys.setdefault(key, f"row {i + 1}: {reason}{value}")
+        if not bad_keys and key_column in typed:  # a failure GX alone saw: the whole batch is suspect
+            bad_keys = {str(k): "; ".join(f"{f['expectation']} on {f['column']}" for f in crit)
+                        for k in typed[key_column].dropna().unique()}
+        for f in crit:
+            f["message"] = (f"{suite_name}: {f['expectation']} on {f['column']} ({f['unexpected_count']} rows); "
+                            f"quarantined: {', '.join(sorted(bad_keys)[:10])}")
+    details = crit + [f for f in failed if f["severity"] != "critical"] + list(extra_failures or [])
+    success = not crit and not any(f.get("severity") == "critical" for f in extra_failures or [])
+    store.record_validation([{"run_date": run_date, "dataset": suite_name, "sha256": sha, "suite": suite_name,
+                              "success": success, "evaluated": len(vr.results), "failed_critical": len(crit)
+                              + len(extra_failures or []), "failed_warning": len(failed) - len(crit),
+                              "rows": int(len(frame)), "details": json.dumps(details, default=str),
+                              "data_docs": None, "mode": "gx_full", "gx_rows": int(len(frame))}], settings)
+    return {"success": success, "failures": crit, "bad_keys": bad_keys, "sha256": sha}

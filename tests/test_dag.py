@@ -30,7 +30,7 @@ def dagbag(airflow_db):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"ai_stack_daily"}
+    assert set(dagbag.dag_ids) == {"ai_stack_daily", "sec_filings"}
 
 
 def test_structure(dagbag):
@@ -46,7 +46,13 @@ def test_structure(dagbag):
     assert dag.task_dict["alerts"].trigger_rule == "all_done" and dag.task_dict["cleanup"].is_teardown
     assert type(dag.task_dict["validate"].on_failure_callback[0]).__name__ == "RunFailureNotifier"
     assert dag.catchup is False and dag.max_active_runs == 1
-    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    # daily, or when the SEC source publishes new facts
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert type(dag.timetable.timetable).__name__ == "CronDataIntervalTimetable"
+    sec = dagbag.dags["sec_filings"]
+    assert {a.uri for a in sec.task_dict["announce"].outlets} == {
+        f"riskmodels://store/{t}" for t in ("sec_stakes", "sec_holdings", "sec_segment_revenue", "sec_shares_outstanding")}
+    assert "riskmodels://store/sec_holdings" in repr(dag.timetable.asset_condition)
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_exponential_backoff
     assert {a.uri for a in dag.task_dict["publish"].outlets} == {
@@ -55,11 +61,12 @@ def test_structure(dagbag):
                                             "circular_flows", "antitrust_scores")}
 
 
-def test_dag_file_parses_without_heavy_imports():
+@pytest.mark.parametrize("dag_file", ["ai_stack_daily.py", "sec_filings.py"])
+def test_dag_file_parses_without_heavy_imports(dag_file):
     code = ("import runpy, sys; runpy.run_path(sys.argv[1]);"
             "import json; print(json.dumps(sorted(m for m in ('pandas', 'great_expectations', 'sklearn',"
             " 'riskmodels', 'sqlalchemy.orm.decl_api', 'numpy') if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags" / "ai_stack_daily.py")],
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "dags" / dag_file)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
@@ -119,3 +126,31 @@ def test_failed_run_alerts_and_notifies_the_operator_once(airflow_db, dagbag, wo
     rows = store.read_sql("SELECT * FROM operator_notifications")
     assert len(rows) == 1 and rows.task_id.item() == "validate" and rows.transport.item() == "file"
     assert store.read_sql("SELECT COUNT(*) AS n FROM concentration").n.item() == 0
+
+
+def test_sec_filings_dag_replays_edgar_and_is_safe_to_rerun(airflow_db, dagbag, workspace):
+    """discover -> fetch -> load publishes the recorded filings; announce updates the Assets only
+    when facts were written; a rerun of the day fetches nothing new and writes nothing."""
+    from airflow.utils.state import DagRunState
+
+    from riskmodels import store
+
+    dag = dagbag.dags["sec_filings"]
+    dr = dag.test(logical_date=pendulum.datetime(2026, 11, 24, 4, 30, tz="UTC"))
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert dr.state == DagRunState.SUCCESS, states
+    assert states == {"discover": "success", "fetch": "success", "load": "success", "announce": "success",
+                      "alerts": "success"}
+    filings = store.read_sql("SELECT accession, form, status FROM sec_filings")
+    assert set(filings.status) == {"published"} and len(filings) == 8
+    n = {t: store.read_sql(f"SELECT COUNT(*) AS n FROM {t}").n.item() for t in store.SEC_TABLES}
+    assert all(n.values()), n
+    fetches = len(store.read_sql("SELECT fetch_id FROM fetch_log"))
+    dr2 = dag.test(logical_date=pendulum.datetime(2026, 11, 24, 4, 30, tz="UTC"))
+    states = {ti.task_id: ti.state for ti in dr2.get_task_instances()}
+    assert dr2.state == DagRunState.SUCCESS and states["announce"] == "skipped", states
+    assert {t: store.read_sql(f"SELECT COUNT(*) AS n FROM {t}").n.item() for t in store.SEC_TABLES} == n
+    again = store.read_sql("SELECT url, status, not_modified FROM fetch_log").iloc[fetches:]
+    # the second day fetched no document again: only the discovery endpoints (JSON answers 304)
+    assert not again.url.str.contains("/Archives/").any(), again
+    assert again[again.url.str.contains("submissions/CIK0000789019")].not_modified.all()

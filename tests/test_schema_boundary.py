@@ -18,6 +18,7 @@ from riskmodels.config import load_yaml, thresholds
 from riskmodels.validate import DataQualityError, load_suite_dict, prepare_frame
 
 SUITES = {name: spec["suite"] for name, spec in pipeline.load_sources()["datasets"].items()}
+SUITES.update({name: name for name in store.SEC_TABLES})  # the SEC facts: one suite per table
 
 
 def _critical(doc: dict) -> list[dict]:

@@ -83,7 +83,8 @@ class ReplayServer:
         """Queue answers for the real ``url`` (path and query), one per request, before the
         recorded file is served again: ``("status", code, headers, body)``, ``("delay", seconds)``
         (then the file), ``("truncate", n_bytes)`` (declares the full length, sends n bytes),
-        ``("html", code)`` (an HTML error page with that status)."""
+        ``("html", code)`` (an HTML error page with that status), ``("body", bytes, content_type)``
+        (those bytes with 200 instead of the recorded file: a changed or corrupted document)."""
         self.plans.setdefault(url, []).extend(actions)
 
     def _lookup(self, url: str) -> tuple[bytes, str] | None:
@@ -144,6 +145,8 @@ class ReplayServer:
             page = (f"<!DOCTYPE html><html><head><title>{action[1]} Error</title></head><body><h1>Your request "
                     f"could not be processed</h1></body></html>").encode()
             return self._send(h, action[1], page, "text/html; charset=utf-8")
+        if action and action[0] == "body":
+            return self._send(h, 200, action[1], action[2] if len(action) > 2 else "text/plain")
         if action and action[0] == "delay":
             time.sleep(action[1])
         found = self._lookup(url)

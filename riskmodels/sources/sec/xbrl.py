@@ -92,7 +92,7 @@ def parse_inline(raw: bytes | str) -> dict:
         if el.get("sign") == "-":
             value = -value
         unit = units.get(el.get("unitRef"), el.get("unitRef"))
-        dims = ctx["dims"]
+        dims = sorted(ctx["dims"])
         key = (el.get("name"), ctx["start"], ctx["end"], tuple(dims), unit)
         if key in seen:
             continue

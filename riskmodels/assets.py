@@ -1,0 +1,12 @@
+"""The Airflow Assets the source DAGs publish and the daily scoring DAG is scheduled on (one
+definition, imported by both DAG files; cheap to import: only ``airflow.sdk``)."""
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+SEC_STAKES = Asset(name="riskmodels_sec_stakes", uri="riskmodels://store/sec_stakes")
+SEC_HOLDINGS = Asset(name="riskmodels_sec_holdings", uri="riskmodels://store/sec_holdings")
+SEC_SEGMENT_REVENUE = Asset(name="riskmodels_sec_segment_revenue", uri="riskmodels://store/sec_segment_revenue")
+SEC_SHARES_OUTSTANDING = Asset(name="riskmodels_sec_shares_outstanding", uri="riskmodels://store/sec_shares_outstanding")
+#: what the sec_filings DAG updates when it writes facts
+SEC_FACTS = [SEC_STAKES, SEC_HOLDINGS, SEC_SEGMENT_REVENUE, SEC_SHARES_OUTSTANDING]

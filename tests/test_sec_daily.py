@@ -1,0 +1,151 @@
+"""One day of SEC EDGAR end to end against the replay server: discovery, the processed-accession
+table, fact rows, per-filing quarantine (parse and validation failures, with accession and
+reason, in the digest), fetch failures that leave the rest published, idempotent reruns, point in
+time by filing date, and the facts in the daily model (stakes, 13F holders, segment-revenue
+markets, the common vs strategic MHHI delta)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from riskmodels import store
+from riskmodels.sources.client import FetchClient, FetchError
+from riskmodels.sources.replay import ReplayServer, manifest_paths
+from riskmodels.sources.sec.daily import run_day
+
+DAY = dt.date(2026, 12, 1)
+BULL = "https://www.sec.gov/Archives/edgar/data/1790837/000179083723000002/0001790837-23-000002.txt"
+AMZN = "https://www.sec.gov/Archives/edgar/data/1018724/000101872425000004/amzn-20241231.htm"
+REC = ROOT / "data" / "recorded" / "sec"
+
+
+@pytest.fixture
+def replay():
+    server = ReplayServer(manifest_paths(ROOT))
+    yield server
+    server.close()
+
+
+def client(server) -> FetchClient:
+    return FetchClient(family="test-sec-daily", user_agent="riskmodels tests tests@example.org", per_second=None,
+                       timeout=2.0, retries=2, backoff=0.05, max_backoff=2.0, rewrite=server.rewrite,
+                       served_by="replay")
+
+
+def tables() -> dict[str, pd.DataFrame]:
+    return {t: store.read_sql(f"SELECT * FROM {t}").sort_values(list(store.SEC_TABLES[t].primary_key.columns.keys()))
+            .reset_index(drop=True) for t in store.SEC_TABLES}
+
+
+def test_a_day_publishes_every_recorded_filing_and_a_rerun_changes_nothing(replay, workspace):
+    out = run_day(DAY, http=client(replay))
+    assert out["by_status"] == {"published": 8} and out["quarantined"] == [] and out["fetch_failures"] == []
+    f = store.read_sql("SELECT * FROM sec_filings").set_index("accession")
+    assert f.loc["0001790837-23-000002", "discovered_via"] == "seed" and f.loc["0001790837-23-000002", "form"] == "13F-HR"
+    stakes = store.read_sql("SELECT * FROM sec_stakes")
+    # joint filers are one stake: Marex's two persons both carry the group's 5.1%, never 10.2
+    marex = stakes[stakes.issuer_name == "Jushi Holdings Inc."]
+    assert len(marex) == 2 and set(marex.group_percent_of_class) == {5.1}
+    livent = stakes[stakes.issuer_name == "LIVENT CORPORATION"]
+    assert livent.is_exit.astype(bool).all() and (livent.group_percent_of_class == 0).all()
+    h = store.read_sql("SELECT * FROM sec_holdings WHERE accession = '0001790837-23-000002'")
+    assert set(h.value_unit_reported) == {"thousands"} and len(h) == 90
+    mmm = h[h.cusip == "88579Y101"].iloc[0]
+    assert mmm.value_usd == 287000.0 and mmm.shares == 2397
+    rev = store.read_sql("SELECT * FROM sec_segment_revenue WHERE member = 'amzn:AmazonWebServicesSegmentMember'")
+    assert rev.set_index("period_end").value_usd["2024-12-31"] == 107_556_000_000
+    so = store.read_sql("SELECT * FROM sec_shares_outstanding WHERE cik = '1652044' AND origin = 'inline' "
+                        "AND concept = 'dei:EntityCommonStockSharesOutstanding'")
+    assert so.shares.sum() == 5_833_000_000 + 860_000_000 + 5_497_000_000  # classes A, B, C
+    before, fetched = tables(), len(store.read_sql("SELECT fetch_id FROM fetch_log"))
+    again = run_day(DAY, http=client(replay))
+    assert again["new"] == 0 and again["rows"]["sec_filings"] == 0
+    after = tables()
+    for t in before:
+        pd.testing.assert_frame_equal(before[t], after[t])
+    urls = store.read_sql("SELECT url, not_modified FROM fetch_log").iloc[fetched:]
+    assert not urls.url.str.contains("/Archives/").any()
+    assert urls[urls.url.str.contains("/submissions/CIK0000789019")].not_modified.all()
+
+
+def test_a_429_is_waited_out_and_a_source_that_stays_down_leaves_the_rest_published(replay, workspace):
+    replay.misbehave(AMZN, ("status", 429, {"Retry-After": "1"}))
+    replay.misbehave(BULL, *[("status", 503, {})] * 3)
+    with pytest.raises(FetchError, match="0001790837-23-000002|could not be fetched"):
+        run_day(DAY, http=client(replay))
+    f = store.read_sql("SELECT accession, status FROM sec_filings")
+    assert "0001790837-23-000002" not in set(f.accession)          # not processed: the next run takes it
+    assert "0001018724-25-000004" in set(f.accession)              # the 429 was retried after Retry-After
+    assert len(f) == 7 and set(f.status) == {"published"}
+    hits = replay.hits.get(BULL, 0)
+    out = run_day(DAY, http=client(replay))                          # the source is back
+    assert out["new"] == 1 and out["by_status"] == {"published": 1}
+    assert replay.hits[BULL] == hits + 1
+
+
+def test_a_filing_that_does_not_parse_or_validate_is_quarantined_alone_and_alerted(replay, workspace):
+    from riskmodels.pipeline import alert
+
+    replay.misbehave(AMZN, ("html", 200))  # an HTML error page served as the document
+    raw = (REC / "13f" / "0001790837-23-000002_bull-street-advisors_13F-HR_2022Q4.txt").read_text()
+    replay.misbehave(BULL, ("body", raw.replace("88579Y101", "88579Y109").encode(), "text/plain"))  # bad check digit
+    out = run_day(DAY, http=client(replay))
+    bad = {q["accession"]: q["reason"] for q in out["quarantined"]}
+    assert set(bad) == {"0001018724-25-000004", "0001790837-23-000002"}
+    assert "does not parse" in bad["0001018724-25-000004"] and AMZN in bad["0001018724-25-000004"]
+    assert "cusip" in bad["0001790837-23-000002"] and "88579Y109" in bad["0001790837-23-000002"]
+    assert out["by_status"] == {"published": 6, "quarantined": 2}
+    # nothing of the quarantined filings reached the fact tables; the others did
+    assert store.read_sql("SELECT COUNT(*) AS n FROM sec_holdings WHERE accession = '0001790837-23-000002'").n.item() == 0
+    assert store.read_sql("SELECT COUNT(*) AS n FROM sec_holdings WHERE accession = '0001894188-23-000007'").n.item() == 14
+    alert(DAY, "test-sec")
+    digest = (workspace / "outbox" / f"digest-{DAY}.eml").read_text()
+    assert "0001018724-25-000004" in digest and "sec_holdings" in digest
+
+
+def test_filed_rows_are_point_in_time_by_filing_date(replay, workspace):
+    from riskmodels.sources.sec.model import filed_rows
+
+    run_day(DAY, http=client(replay))
+    ent = pd.read_csv(ROOT / "data" / "entities.csv", dtype=str)
+    early = filed_rows(dt.date(2024, 6, 1), ent)
+    assert early["market_shares"].empty                     # both 10-Ks were filed in 2025
+    assert set(early["institutional_holders"].ref_file) == {"0001790837-23-000002", "0001894188-23-000007"}
+    one = filed_rows(dt.date(2025, 2, 6), ent)              # Alphabet filed on 02-05, Amazon on 02-07
+    assert one["market_shares"].empty                       # one reporting firm is not a market share
+    late = filed_rows(DAY, ent)
+    ms = late["market_shares"].set_index(["period", "entity_id"])
+    aws, gc = 107_556_000_000, 43_229_000_000
+    assert ms.loc[("2024FY", "aws"), "share_pct"] == pytest.approx(aws / (aws + gc) * 100)
+    assert set(ms.confidence) == {"filed"} and ms.loc[("2024FY", "aws"), "accession"] == "0001018724-25-000004"
+    assert "reporting firms' sum" in ms.loc[("2024FY", "aws"), "notes"]
+    hold = late["institutional_holders"].set_index(["holder_id", "company_id"])
+    # Bull Street's Alphabet shares (classes A and C summed) over Alphabet's shares outstanding
+    row = hold.loc[("cik-1790837", "alphabet")]
+    assert 0 < row.pct_shares_outstanding < 0.01 and "classes summed" in row.notes
+
+
+def test_the_daily_model_uses_the_filed_facts(replay, workspace):
+    from riskmodels.pipeline import run
+
+    run_day(DAY, http=client(replay))
+    run(DAY, run_id="with-sec")
+    conc = store.read_sql("SELECT * FROM concentration WHERE market_id = 'cloud.sec-filings.segment-revenue'")
+    aws, gc = 107_556_000_000, 43_229_000_000
+    hhi = (aws / (aws + gc) * 100) ** 2 + (gc / (aws + gc) * 100) ** 2
+    assert conc.set_index("period").hhi["2024FY"] == pytest.approx(hhi)
+    assert conc.set_index("period").min_confidence["2024FY"] == "filed"
+    facts = store.read_sql("SELECT * FROM market_share_facts WHERE confidence = 'filed'")
+    assert set(facts.accession) == {"0001018724-25-000004", "0001652044-25-000014"} and facts.source_url.notna().all()
+    markets = store.read_sql("SELECT * FROM markets WHERE market_id LIKE '%sec-filings%'")
+    assert "reporting firms" in markets.definition.iloc[0]
+    oc = store.read_sql("SELECT * FROM ownership_concentration WHERE regime = 'rights'")
+    assert oc.delta_mhhi_common.notna().all() and oc.delta_mhhi_strategic.notna().all()
+    links = store.read_sql("SELECT * FROM ownership_links WHERE owner_id = 'cik-1790837' AND status = 'included'")
+    assert set(links.ref_file) == {"0001790837-23-000002"}
+    hashes = json.loads(store.read_sql("SELECT input_hashes FROM pipeline_runs WHERE run_id = 'with-sec'").input_hashes.item())
+    assert len(hashes["sec_filings"]) == 64
