@@ -8,6 +8,8 @@ ROOT := $(CURDIR)
 TODAY := $(shell date -u +%F)
 # The run at TODAY 06:00 UTC closes the interval [yesterday 06:00, today 06:00): run date = today.
 LOGICAL := $(TODAY)T06:00:00+00:00
+# The SEC source runs first (04:30 UTC, after EDGAR's nightly index): same run date.
+SEC_LOGICAL := $(TODAY)T04:30:00+00:00
 
 export AIRFLOW_HOME := $(ROOT)/var/airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -39,6 +41,10 @@ var/airflow/airflow.db: | $(VENV)/.installed
 airflow-db: var/airflow/airflow.db
 
 run: $(VENV)/.installed var/airflow/airflow.db
+	@echo "== airflow dags test sec_filings $(SEC_LOGICAL)  (SEC EDGAR replayed from data/recorded/sec)"
+	@$(BIN)/airflow dags test sec_filings $(SEC_LOGICAL) > var/airflow/last-sec-run.log 2>&1 \
+	  || (tail -n 80 var/airflow/last-sec-run.log; echo "DAG run failed; full log: var/airflow/last-sec-run.log"; exit 1)
+	@echo "DAG run succeeded (log: var/airflow/last-sec-run.log)"
 	@echo "== airflow dags test ai_stack_daily $(LOGICAL)  (run date $(TODAY))"
 	@$(BIN)/airflow dags test ai_stack_daily $(LOGICAL) > var/airflow/last-run.log 2>&1 \
 	  || (tail -n 80 var/airflow/last-run.log; echo "DAG run failed; full log: var/airflow/last-run.log"; exit 1)
@@ -52,6 +58,9 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@echo
 	@echo "Vendor lock-in of model builders (0-100, all layers):"
 	@$(BIN)/riskmodels show lockin --top 5
+	@echo
+	@echo "From SEC filings (replayed; RISKMODELS_SOURCES_MODE=live and RISKMODELS_SEC_IDENTITY go live):"
+	@$(BIN)/riskmodels show filings --top 6
 	@echo
 	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
 	@echo "Report:      $(ROOT)/var/reports/report-$(TODAY).html (open it in a browser; it works offline)"

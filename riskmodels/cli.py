@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run the daily pipeline for one date, in-process (no scheduler)")
     p_run.add_argument("--date", required=True, type=_date, help="run date: YYYY, YYYY-MM or YYYY-MM-DD")
     p_show = sub.add_parser("show", help="print a published table")
-    p_show.add_argument("what", choices=["concentration", "lockin", "risk"])
+    p_show.add_argument("what", choices=["concentration", "lockin", "risk", "filings"],
+                        help="filings: what SEC EDGAR brought (filings, stakes, 13F holders, segment markets)")
     p_show.add_argument("--layer", choices=["cloud", "accelerator", "model", "all"],
                         help="concentration: cloud|accelerator|model; lockin: cloud|accelerator|all")
     p_show.add_argument("--top", type=int, default=10, help="rows to show (per layer with --per-layer)")
@@ -149,6 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "show":
         from . import report
 
+        if args.what == "filings":
+            titles = {"filings": "SEC filings processed", "quarantined": "Quarantined filings",
+                      "stakes": "SCHEDULE 13D/13G stakes (percent of class; the group's, never a sum)",
+                      "holders": "13F holders of registry issuers in the latest run (% of shares outstanding)",
+                      "segments": "Segment-revenue markets (share of the reporting firms' summed revenue, %)",
+                      "mhhi_split": "MHHI delta (rights regime, latest periods): common ownership vs strategic stakes"}
+            for key, frame in report.sec_tables().items():
+                if key == "quarantined" and frame.empty:
+                    continue
+                print(f"{titles[key]}:")
+                print(report.format_table(frame.head(args.top)) if len(frame) else "  (none)")
+                print()
+            return 0
         if args.what == "concentration":
             table = report.latest_concentration(layer=args.layer, top=args.top, per_layer=args.per_layer)
         elif args.what == "lockin":

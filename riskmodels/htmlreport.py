@@ -42,7 +42,8 @@ def _src_links(refs: str | None, limit: int = 6) -> str:
         return ""
     items = [r for r in refs.split(";") if r][:limit]
     more = len([r for r in refs.split(";") if r]) - len(items)
-    links = " ".join(f'<a href="#{_src_anchor(r)}">[{E(r.split("#")[1])}]</a>' for r in items)
+    # file#row, or an accession alone for a row from a filing
+    links = " ".join(f'<a href="#{_src_anchor(r)}">[{E(r.split("#", 1)[-1])}]</a>' for r in items)
     return links + (f" +{more}" if more > 0 else "")
 
 
@@ -198,6 +199,69 @@ el.setAttribute('data-rect',[Math.round(r.left+window.scrollX),Math.round(r.top+
 Math.round(r.height)].join(','));});document.body.setAttribute('data-height',document.documentElement.scrollHeight);"""
 
 
+def _cell(v, fmt: str = "{}") -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return ""
+    return E(fmt.format(v))
+
+
+def sec_section(d, names: dict, settings: Settings) -> str:
+    """What SEC EDGAR filings brought: processed filings, 13D/13G stakes, 13F holders in the
+    run, segment-revenue markets and the MHHI delta from common ownership vs strategic stakes."""
+    from .report import sec_tables
+
+    t = sec_tables(d, settings)
+    html = ["<h2 id='filings'>From SEC filings</h2><p><small>Primary regulatory filings (confidence "
+            "<i>filed</i>), point in time by acceptance date. Segment-revenue shares are of the reporting firms' "
+            "summed revenue, not of the whole market. Percent of class is the filing group's, never a sum of "
+            "joint filers.</small></p>"]
+    f = t["filings"]
+    html.append("<h3>Filings processed</h3>" + ("<table><tr><th>form</th><th>status</th><th>filings</th><th>filed</th>"
+                "</tr>" + "".join(f"<tr><td>{E(r.form)}</td><td>{E(r.status)}</td><td>{r.filings}</td>"
+                                  f"<td>{_cell(r.first_filed)} – {_cell(r.last_filed)}</td></tr>" for r in f.itertuples())
+                + "</table>" if len(f) else _no_data("no SEC filing processed yet (run the sec_filings DAG)")))
+    if len(t["quarantined"]):
+        html.append("<h3>Quarantined filings</h3><table><tr><th>accession</th><th>form</th><th>reason</th></tr>"
+                    + "".join(f"<tr><td class='firing'>{E(r.accession)}</td><td>{E(r.form)}</td><td><small>"
+                              f"{E(str(r.reason))}</small></td></tr>" for r in t["quarantined"].itertuples()) + "</table>")
+    s = t["stakes"]
+    html.append("<h3>SCHEDULE 13D / 13G stakes</h3>" + ("<table><tr><th>issuer</th><th>reporting person</th>"
+                "<th>% of class</th><th>group %</th><th>exit</th><th>event</th><th>filed</th><th>filing</th></tr>"
+                + "".join(f"<tr><td>{E(str(r.issuer_name))} <small>{_cell(r.issuer_cusip)}</small></td>"
+                          f"<td>{E(str(r.reporting_person))}</td><td>{_cell(r.percent_of_class, '{:g}')}</td>"
+                          f"<td>{_cell(r.group_percent_of_class, '{:g}')}</td><td>{'exit' if r.is_exit else ''}</td>"
+                          f"<td>{_cell(r.event_date)}</td><td>{_cell(r.filed) or '<small>not known (recorded sample)</small>'}"
+                          f"</td><td><small>{E(r.accession)} {E(r.form)}</small></td></tr>" for r in s.itertuples())
+                + "</table>" if len(s) else _no_data("no 13D/13G stake filed")))
+    h = t["holders"]
+    html.append("<h3>13F holders of the registry's issuers (in this run's ownership)</h3>" + (
+        "<table><tr><th>holder</th><th>issuer</th><th>% of shares outstanding</th><th>quarter end</th><th>status</th>"
+        "<th>13F accession</th></tr>" + "".join(
+            f"<tr><td>{E(r.holder_name if isinstance(r.holder_name, str) else names.get(r.holder_id, r.holder_id))} "
+            f"<small>{E(r.holder_id)}</small></td><td>{E(names.get(r.firm_id, r.firm_id))}</td>"
+            f"<td>{_cell(r.pct_shares_outstanding, '{:.6f}')}</td><td>{_cell(r.as_of)}</td><td>{E(r.status)}</td>"
+            f"<td>{E(r.accession)}</td></tr>" for r in h.itertuples()) + "</table>"
+        if len(h) else _no_data("no 13F holder of a registry issuer known by this date")))
+    g = t["segments"]
+    html.append("<h3>Segment-revenue markets</h3>" + ("<table><tr><th>market</th><th>period</th><th>firm</th>"
+                "<th>share of reporting firms (%)</th><th>filing</th><th>filed</th></tr>" + "".join(
+                    f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{E(names.get(r.entity_id, r.entity_id))}</td>"
+                    f"<td>{_cell(r.share_pct, '{:.1f}')}</td><td id='{_src_anchor(str(r.accession))}-seg'>{E(r.accession)} "
+                    f"{E(str(r.form))}</td><td>{_cell(r.filed)}</td></tr>" for r in g.itertuples()) + "</table>"
+                if len(g) else _no_data("no segment revenue filed by two or more reporting firms for one period")))
+    m = t["mhhi_split"]
+    html.append("<h3>MHHI delta: common ownership vs strategic stakes</h3><p><small>Rights regime, latest period of "
+                "each market, points. Common: institutional holders alone (index complexes, 13F filers); strategic: "
+                "stake_rights and 13D/13G stakes alone; the total also holds their interaction.</small></p>" + (
+                    "<table><tr><th>market</th><th>period</th><th>HHI</th><th>MHHI</th><th>ΔMHHI</th><th>common</th>"
+                    "<th>strategic</th></tr>" + "".join(
+                        f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td><td>{r.mhhi:,.0f}</td>"
+                        f"<td>{r.delta_mhhi:,.1f}</td><td>{_cell(r.delta_mhhi_common, '{:,.1f}')}</td>"
+                        f"<td>{_cell(r.delta_mhhi_strategic, '{:,.1f}')}</td></tr>" for r in m.head(15).itertuples())
+                    + "</table>" if len(m) else _no_data("no ownership-adjusted market")))
+    return "".join(html)
+
+
 def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None):
     """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) to
     ``reports/`` in the storage root (or to the local ``out_dir``) and return its path (a local
@@ -311,6 +375,9 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                     for r in risk.head(8).itertuples())
     sections.append("<h2 id='risk'>Top antitrust risks</h2>" + (cards or _no_data("no investment relationship")))
 
+    # SEC filings
+    sections.append(sec_section(d, names, settings))
+
     # provenance
     facts = _q("SELECT ref_file, ref_row, market_id, period, entity_id, share_pct, source, source_url, source_date, "
                "confidence FROM market_share_facts WHERE run_date = :d ORDER BY ref_file, ref_row", d, settings)
@@ -318,7 +385,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     for r in facts.itertuples():
         url = str(r.source_url) if isinstance(r.source_url, str) else ""
         link = f'<a href="{E(url, quote=True)}" rel="noreferrer">{E(url[:70])}</a>' if url.startswith("http") else ""
-        prov.append(f'<tr id="{_src_anchor(f"{r.ref_file}#{r.ref_row}")}"><td>{E(r.ref_file)}#{r.ref_row}</td>'
+        ref = f"{r.ref_file}" if pd.isna(r.ref_row) else f"{r.ref_file}#{r.ref_row}"  # a filing: its accession
+        prov.append(f'<tr id="{_src_anchor(ref)}"><td>{E(ref)}</td>'
                     f"<td>{E(r.market_id)} {E(r.period)}</td><td>{E(names.get(r.entity_id, r.entity_id))} "
                     f"{'' if pd.isna(r.share_pct) else f'{r.share_pct:g}%'}</td><td>{E(str(r.source))}</td>"
                     f"<td>{E(str(r.source_date or ''))}</td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")

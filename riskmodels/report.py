@@ -38,6 +38,42 @@ def latest_risk(top: int = 10, subject_type: str = "relationship", settings: Set
     return df.head(top)
 
 
+def sec_tables(run_date=None, settings: Settings | None = None) -> dict[str, pd.DataFrame]:
+    """What SEC filings brought into the store and into a run's scores (latest run by default):
+    ``filings`` (per form and status), ``quarantined`` (accession, reason), ``stakes``
+    (13D/13G: the filing group's percent of class; shares and percent as filed), ``holders``
+    (13F holders of registry issuers in the run: percent of shares outstanding), ``segments``
+    (segment-revenue market shares of the run, percent of the reporting firms' sum) and
+    ``mhhi_split`` (latest period per market, rights regime: ΔMHHI in points, from common
+    ownership and from strategic stakes alone)."""
+    settings = settings or get_settings()
+    if run_date is None:
+        d = store.read_sql("SELECT MAX(run_date) AS d FROM concentration", settings=settings)["d"].iloc[0]
+        run_date = None if d is None or pd.isna(d) else str(d)
+    q = lambda sql: store.read_sql(sql, {"d": str(run_date) if run_date else None}, settings)  # noqa: E731
+    out = {
+        "filings": q("SELECT form, status, COUNT(*) AS filings, MIN(filed) AS first_filed, MAX(filed) AS last_filed "
+                     "FROM sec_filings GROUP BY form, status ORDER BY form, status"),
+        "quarantined": q("SELECT accession, form, reason FROM sec_filings WHERE status = 'quarantined' "
+                         "ORDER BY processed_at DESC"),
+        "stakes": q("SELECT accession, form, issuer_name, issuer_cusip, reporting_person, percent_of_class, "
+                    "group_percent_of_class, is_exit, event_date, filed FROM sec_stakes ORDER BY filed, accession, "
+                    "person_no"),
+        "holders": q("SELECT l.owner_id AS holder_id, h.holder_name, l.firm_id, l.beta * 100 AS pct_shares_outstanding, "
+                     "l.status, l.as_of, l.ref_file AS accession FROM ownership_links l LEFT JOIN (SELECT DISTINCT "
+                     "accession, holder_name FROM sec_holdings) h ON h.accession = l.ref_file WHERE l.run_date = :d "
+                     "AND l.kind = 'holder' AND l.ref_file LIKE '__________-__-______' ORDER BY l.firm_id, l.beta DESC"),
+        "segments": q("SELECT market_id, period, entity_id, share_pct, accession, form, source_date AS filed "
+                      "FROM market_share_facts WHERE run_date = :d AND confidence = 'filed' "
+                      "ORDER BY market_id, period, share_pct DESC"),
+        "mhhi_split": q("SELECT o.market_id, o.period, o.hhi, o.mhhi, o.delta_mhhi, o.delta_mhhi_common, "
+                        "o.delta_mhhi_strategic FROM ownership_concentration o JOIN v_latest_concentration v ON "
+                        "v.market_id = o.market_id AND v.period = o.period AND v.run_date = o.run_date "
+                        "WHERE o.run_date = :d AND o.regime = 'rights' ORDER BY o.delta_mhhi DESC"),
+    }
+    return out
+
+
 def format_table(df: pd.DataFrame) -> str:
     """Plain-text table: HHI in points without decimals, shares in percent."""
     if df.empty:
@@ -46,6 +82,9 @@ def format_table(df: pd.DataFrame) -> str:
     for col in ("hhi", "hhi_upper"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+    for col in ("mhhi", "delta_mhhi", "delta_mhhi_common", "delta_mhhi_strategic"):
+        if col in out:
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
     for col in ("attributed_pct", "cr4", "top_supplier_share_pct"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}%")
@@ -61,7 +100,8 @@ def where_results_are(settings: Settings | None = None) -> str:
         f"Risk store:  {settings.db_url}",
         "  scores:    concentration, ownership_concentration, mhhi_drivers, lockin_scores, circular_flows, antitrust_scores",
         "  facts:     market_share_facts, investment_facts, commitment_facts, ownership_links, entities, markets",
-        "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox",
+        "  SEC:       sec_filings, sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding",
+        "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox, fetch_log",
         "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
         "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",
         f"Alerts:      {settings.var / 'outbox'} (when no SMTP connection is configured)",

@@ -165,12 +165,34 @@ def parse_primary_doc(xml: str) -> dict:
 
 
 # --------------------------------------------------------------------------- data sets
+NUMERIC_TSV_COLUMNS = ("VALUE", "SSHPRNAMT", "VOTING_AUTH_SOLE", "VOTING_AUTH_SHARED", "VOTING_AUTH_NONE")
+
+
 def _read_tsv(src, name: str) -> pd.DataFrame:
-    if isinstance(src, zipfile.ZipFile):
-        member = next(n for n in src.namelist() if n.upper().endswith(name))
-        with src.open(member) as f:
-            return pd.read_csv(f, sep="\t", dtype=str, keep_default_na=False, na_values=[""], quoting=3)
-    return pd.read_csv(Path(src) / name, sep="\t", dtype=str, keep_default_na=False, na_values=[""], quoting=3)
+    """One TSV of a 13F data set (pyarrow's multithreaded reader; quotes are data, as the SEC
+    writes them). Text columns stay text (CUSIPs keep their zeros); the numeric ones are read as
+    numbers, or as text for ``pd.to_numeric`` when a cell is not one."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def read(numeric: bool) -> pd.DataFrame:
+        if isinstance(src, zipfile.ZipFile):
+            member = next(n for n in src.namelist() if n.upper().endswith(name.upper()))
+            f = src.open(member)
+        else:
+            f = open(Path(src) / name, "rb")
+        with f:
+            header = f.readline().decode("utf-8-sig").rstrip("\r\n").split("\t")
+            types = {c: (pa.float64() if numeric and c in NUMERIC_TSV_COLUMNS else pa.string()) for c in header}
+            table = pacsv.read_csv(f, read_options=pacsv.ReadOptions(column_names=header),
+                                   parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
+                                   convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+        return table.to_pandas()
+
+    try:
+        return read(numeric=True)
+    except pa.ArrowInvalid:  # a numeric column holds text somewhere: read it all as text
+        return read(numeric=False)
 
 
 def load_datasets(path) -> pd.DataFrame:
@@ -219,23 +241,52 @@ def holder_table(records: pd.DataFrame) -> pd.DataFrame:
     :func:`load_datasets`): one report per (holder, period) (the latest original or RESTATEMENT;
     NEW HOLDINGS amendments filed after it are added), share rows (SH) without put/call summed
     across discretion and other-manager rows, options apart. Returns ``holder_cik, period_end,
-    cusip, shares, value_usd, voting_sole, voting_shared, voting_none, option_shares, accessions``."""
+    cusip, shares, value_usd, voting_sole, voting_shared, voting_none, option_shares, accession`` (the
+    position's first accession) and ``n_accessions`` (more than one: a NEW HOLDINGS amendment added to it).
+    Vectorised: the keys are factorised to integer codes once."""
     r = records
     kind = r["amendment_type"].fillna("").str.upper() if "amendment_type" in r else pd.Series("", index=r.index)
-    is_new = kind.str.contains("NEW HOLDINGS")
-    base = r.loc[~is_new, ["holder_cik", "period_end", "filed", "accession"]].drop_duplicates()
-    base = base.sort_values(["filed", "accession"]).groupby(["holder_cik", "period_end"], sort=False).tail(1)
-    keep = r.merge(base.rename(columns={"accession": "_base", "filed": "_base_filed"}), on=["holder_cik", "period_end"])
-    keep = keep[(keep["accession"] == keep["_base"]) | (is_new.reindex(keep.index, fill_value=False).to_numpy()
-                                                       & (keep["filed"] >= keep["_base_filed"]))]
-    stock = keep["put_call"].isna() & (keep["share_type"].fillna("SH") == "SH")
-    grp = ["holder_cik", "period_end", "cusip"]
-    own = keep[stock].groupby(grp, sort=False).agg(
-        shares=("shares", "sum"), value_usd=("value_usd", "sum"), voting_sole=("voting_sole", "sum"),
-        voting_shared=("voting_shared", "sum"), voting_none=("voting_none", "sum"),
-        accessions=("accession", lambda a: ";".join(sorted(set(a)))))
-    opt = keep[keep["put_call"].notna()].groupby(grp, sort=False)["shares"].sum().rename("option_shares")
-    return own.join(opt, how="left").reset_index()
+    is_new = kind.str.contains("NEW HOLDINGS", regex=False).to_numpy(bool)
+    holder, holders = pd.factorize(r["holder_cik"])
+    period, periods = pd.factorize(r["period_end"])
+    report = holder.astype(np.int64) * max(len(periods), 1) + period           # one code per (holder, period)
+    acc, accs = pd.factorize(r["accession"])
+    filed = pd.to_datetime(r["filed"]).to_numpy("datetime64[ns]")
+    # the base report per (holder, period): the latest non-NEW-HOLDINGS filing (by filed, accession)
+    cand = pd.DataFrame({"report": report[~is_new], "filed": filed[~is_new], "acc": acc[~is_new],
+                         "name": np.asarray(accs)[acc[~is_new]]}).drop_duplicates()
+    cand = cand.sort_values(["filed", "name"]).drop_duplicates("report", keep="last")
+    base_acc = pd.Series(cand["acc"].to_numpy(), index=cand["report"].to_numpy())
+    base_filed = pd.Series(cand["filed"].to_numpy(), index=cand["report"].to_numpy())
+    mine_base = base_acc.reindex(report).to_numpy()
+    mine_filed = base_filed.reindex(report).to_numpy()
+    keep = (acc == mine_base) | (is_new & (filed >= mine_filed))
+    k = r[keep]
+    cusip, cusips = pd.factorize(k["cusip"])
+    key = pd.MultiIndex.from_arrays([report[keep], cusip]) if len(k) else None
+    stock = (k["put_call"].isna() & k["share_type"].fillna("SH").eq("SH")).to_numpy(bool)
+    sh = k["shares"].to_numpy(float)
+    frame = pd.DataFrame({
+        "shares": np.where(stock, sh, 0.0), "value_usd": np.where(stock, k["value_usd"].to_numpy(float), 0.0),
+        "voting_sole": np.where(stock, k["voting_sole"].to_numpy(float), 0.0),
+        "voting_shared": np.where(stock, k["voting_shared"].to_numpy(float), 0.0),
+        "voting_none": np.where(stock, k["voting_none"].to_numpy(float), 0.0),
+        "option_shares": np.where(~stock & k["put_call"].notna().to_numpy(bool), sh, np.nan),
+        "stock_rows": stock.astype(np.int64), "acc": acc[keep]}, index=key)
+    g = frame.groupby(level=[0, 1], sort=False)
+    out = g[["shares", "value_usd", "voting_sole", "voting_shared", "voting_none", "stock_rows"]].sum()
+    out["option_shares"] = g["option_shares"].sum(min_count=1)
+    out["acc_min"] = g["acc"].min()
+    out["n_accessions"] = g["acc"].nunique()
+    out = out[out["stock_rows"] > 0]
+    rep = out.index.get_level_values(0).to_numpy()
+    return pd.DataFrame({
+        "holder_cik": np.asarray(holders)[rep // max(len(periods), 1)], "period_end": np.asarray(periods)[rep % max(len(periods), 1)],
+        "cusip": np.asarray(cusips)[out.index.get_level_values(1).to_numpy()],
+        "shares": out["shares"].to_numpy(), "value_usd": out["value_usd"].to_numpy(),
+        "voting_sole": out["voting_sole"].to_numpy(), "voting_shared": out["voting_shared"].to_numpy(),
+        "voting_none": out["voting_none"].to_numpy(), "option_shares": out["option_shares"].to_numpy(),
+        "accession": np.asarray(accs)[out["acc_min"].to_numpy()], "n_accessions": out["n_accessions"].to_numpy()})
 
 
 def read_any(raw: bytes) -> dict:

@@ -180,7 +180,7 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
     pos["company_id"] = pos["cusip"].str[:6].map(prefix)
     pos = pos.groupby(["holder_cik", "period_end", "company_id"], as_index=False).agg(
         shares=("shares", "sum"), voting_sole=("voting_sole", "sum"), voting_shared=("voting_shared", "sum"),
-        voting_none=("voting_none", "sum"), accessions=("accessions", lambda a: ";".join(sorted(set(";".join(a).split(";"))))))
+        voting_none=("voting_none", "sum"), accession=("accession", "min"), n_accessions=("n_accessions", "max"))
     ent = entities.set_index("entity_id")
     cik_of = ent["cik"].dropna().astype(str)
     pos["cik"] = pos["company_id"].map(cik_of)
@@ -195,7 +195,7 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
     filer = {v: k for k, v in cik_of.items()}
     holder_id = pos["holder_cik"].astype(str).map(filer).fillna("cik-" + pos["holder_cik"].astype(str))
     names = holdings.drop_duplicates("holder_cik").set_index("holder_cik")["holder_name"]
-    first = pos["accessions"].str.split(";").str[0]
+    first = pos["accession"]
     meta = holdings.drop_duplicates("accession").set_index("accession")
     pct = pos["shares"] / pos["outstanding"] * 100.0
     notes = ("13F-HR " + pos["period_end"].dt.strftime("%Y-%m-%d") + ": " + pos["shares"].map("{:,.0f}".format)
@@ -204,7 +204,7 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
              + "; shares outstanding " + pos["outstanding"].map(lambda v: "unknown" if pd.isna(v) else f"{v:,.0f}")
              + np.where(pos["so_accession"].notna(), " (" + pos["so_accession"].fillna("") + " as of "
                         + pos["so_as_of"].dt.strftime("%Y-%m-%d").fillna("") + ")", "")
-             + "; accessions " + pos["accessions"])
+             + "; " + np.where(pos["n_accessions"] > 1, "with a NEW HOLDINGS amendment", "one filing"))
     out = pd.DataFrame({
         "as_of": pos["period_end"].dt.strftime("%Y-%m-%d"), "company_id": pos["company_id"], "holder_id": holder_id,
         "company": pos["company_id"].map(ent["name"]), "holder": pos["holder_cik"].map(names),
