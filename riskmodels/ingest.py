@@ -36,7 +36,6 @@ from .config import Settings, get_settings, load_yaml
 log = logging.getLogger(__name__)
 
 #: HTTP statuses worth retrying (the rest of 4xx is an answer: it is landed and quarantined)
-RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
 class IngestError(RuntimeError):
@@ -77,42 +76,29 @@ class Fetched:
     content_type: str | None = None
 
 
+DEFAULT_USER_AGENT = "riskmodels (open-source AI-stack concentration monitor)"
+
+
 def fetch_response(location: str, base: Path, timeout: float = 10.0, retries: int = 3,
-                   backoff: float = 0.5) -> Fetched:
+                   backoff: float = 0.5, user_agent: str = DEFAULT_USER_AGENT) -> Fetched:
     """The body of a local file (relative to ``base``) or of an http(s) URL.
 
-    HTTP GETs time out after ``timeout`` seconds and are retried at most ``retries`` times on
+    HTTP GETs go through :class:`riskmodels.sources.client.FetchClient` (declared User-Agent):
+    they time out after ``timeout`` seconds and are retried at most ``retries`` times on
     connection errors, truncated bodies and 408/429/5xx answers, with exponential backoff
-    (urllib3 ``Retry``, honouring Retry-After). Another status is an answer, returned with its
+    honouring Retry-After. Another status is an answer, returned with its
     body (validation quarantines it); a retryable status left after the retries raises
     :class:`IngestError`, as does a missing or unreadable local file."""
     scheme = urlparse(location).scheme
     if scheme in ("http", "https"):
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
+        # the one fetch-and-land client of every source (riskmodels.sources.client); land()
+        # lands the body and records it in raw_inputs
+        from .sources.client import FetchClient
 
-        retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                      status_forcelist=RETRY_STATUSES, allowed_methods=("GET",), raise_on_status=False,
-                      respect_retry_after_header=True)
-        with requests.Session() as session:
-            session.mount("http://", HTTPAdapter(max_retries=retry))
-            session.mount("https://", HTTPAdapter(max_retries=retry))
-            last = None
-            for _attempt in range(retries + 1):  # a body cut short is retried like a dropped connection
-                try:
-                    resp = session.get(location, timeout=timeout)
-                    break
-                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-                    last = exc
-                    time.sleep(backoff * (2 ** _attempt))
-                except requests.RequestException as exc:
-                    raise IngestError(f"{location}: request failed after {retries} retries: {exc}") from exc
-            else:
-                raise IngestError(f"{location}: the body was cut short on every one of {retries + 1} attempts: {last}")
-            if resp.status_code in RETRY_STATUSES:
-                raise IngestError(f"{location}: HTTP {resp.status_code} after {retries} retries")
-            return Fetched(resp.content, resp.status_code, resp.headers.get("Content-Type"))
+        client = FetchClient(family="datasets", user_agent=user_agent, timeout=timeout, retries=retries,
+                             backoff=backoff, record=False)
+        resp = client.get(location)
+        return Fetched(resp.body, resp.status, resp.content_type)
     path = Path(location)
     path = path if path.is_absolute() else base / path
     try:
@@ -159,7 +145,8 @@ def land(dataset: str, run_date: dt.date, settings: Settings | None = None) -> d
     spec = cfg["datasets"][dataset]
     http = cfg.get("http", {})
     got = fetch_response(spec["location"], settings.home, timeout=float(http.get("timeout_seconds", 10)),
-                         retries=int(http.get("retries", 3)), backoff=float(http.get("backoff_seconds", 0.5)))
+                         retries=int(http.get("retries", 3)), backoff=float(http.get("backoff_seconds", 0.5)),
+                         user_agent=str(http.get("user_agent") or DEFAULT_USER_AGENT))
     sha, target = land_bytes(got.body, spec["format"], settings)
     ref = {"dataset": dataset, "run_date": run_date.isoformat(), "sha256": sha, "path": str(target),
            "location": spec["location"], "format": spec["format"], "suite": spec["suite"],

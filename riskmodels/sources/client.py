@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import hashlib
 import logging
 import threading
 import time
@@ -154,6 +155,9 @@ class FetchClient:
     rewrite: object = None
     served_by: str = "live"
     settings: Settings | None = None
+    #: land each body and log the fetch here (False: the caller lands and records it, as
+    #: :func:`riskmodels.ingest.land` does for the daily datasets in ``raw_inputs``)
+    record: bool = True
     _session: object = field(default=None, repr=False)
 
     def _http(self):
@@ -207,13 +211,21 @@ class FetchClient:
             time.sleep(pause)
         fetched_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
         if resp is None or resp.status_code in RETRY_STATUSES:
+            failure = (f"{url}: request failed after {self.retries} retries: {last_error}" if resp is None
+                       else f"{url}: {last_error} after {self.retries} retries")
+            if not self.record:
+                raise FetchError(failure)
             store.record_fetch({"family": self.family, "url": url, "fetched_at": fetched_at,
                                 "status": resp.status_code if resp is not None else None, "sha256": None,
                                 "landing_path": None, "size_bytes": None, "content_type": None, "etag": None,
                                 "last_modified": None, "attempts": attempt, "not_modified": False,
                                 "served_by": self.served_by, "error": last_error}, settings)
-            raise FetchError(f"{url}: {last_error} after {self.retries} retries")
+            raise FetchError(failure)
         ctype = resp.headers.get("Content-Type")
+        if not self.record:
+            return Response(url=url, status=resp.status_code, body=body, sha256=hashlib.sha256(body).hexdigest(),
+                            landing_path="", fetched_at=fetched_at, content_type=ctype, etag=resp.headers.get("ETag"),
+                            last_modified=resp.headers.get("Last-Modified"), attempts=attempt, served_by=self.served_by)
         if resp.status_code == 304 and cached is not None:
             from .. import storage
 

@@ -165,6 +165,7 @@ def parse_primary_doc(xml: str) -> dict:
 
 
 # --------------------------------------------------------------------------- data sets
+UNUSED_TSV_COLUMNS = ("INFOTABLE_SK", "FIGI")   # not read (memory)
 NUMERIC_TSV_COLUMNS = ("VALUE", "SSHPRNAMT", "VOTING_AUTH_SOLE", "VOTING_AUTH_SHARED", "VOTING_AUTH_NONE")
 
 
@@ -184,10 +185,13 @@ def _read_tsv(src, name: str) -> pd.DataFrame:
         with f:
             header = f.readline().decode("utf-8-sig").rstrip("\r\n").split("\t")
             types = {c: (pa.float64() if numeric and c in NUMERIC_TSV_COLUMNS else pa.string()) for c in header}
+            keep = [c for c in header if c not in UNUSED_TSV_COLUMNS]
             table = pacsv.read_csv(f, read_options=pacsv.ReadOptions(column_names=header),
                                    parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
-                                   convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
-        return table.to_pandas()
+                                   convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                                        include_columns=keep))
+        # column by column, freeing the Arrow buffers as it goes (peak memory of a 350 MB INFOTABLE)
+        return table.to_pandas(split_blocks=True, self_destruct=True)
 
     try:
         return read(numeric=True)
@@ -210,30 +214,46 @@ def load_datasets(path) -> pd.DataFrame:
     ok = (shares > 0) & (value > 0)
     price = pd.Series(np.where(ok, value / np.where(ok, shares, 1.0), np.nan)).groupby(acc).median()
     counts = pd.Series(ok).groupby(acc).sum()
-    s = sub.set_index("ACCESSION_NUMBER")
-    filed = pd.to_datetime(s["FILING_DATE"].reindex(codes), format="%d-%b-%Y", errors="coerce").to_numpy()
-    thousands = np.where(counts.to_numpy() >= 3, price.to_numpy() < 1, filed < DOLLARS_FROM.to_datetime64())
-    unit = np.where(thousands, "thousands", "dollars")[acc]
+    # everything per filing is computed once per accession and spread by its code (categoricals)
+    s = sub.drop_duplicates("ACCESSION_NUMBER").set_index("ACCESSION_NUMBER").reindex(codes)
+    c = cover.drop_duplicates("ACCESSION_NUMBER").set_index("ACCESSION_NUMBER").reindex(codes)
+    filed = pd.to_datetime(s["FILING_DATE"], format="%d-%b-%Y", errors="coerce")
+    thousands = np.where(counts.to_numpy() >= 3, price.to_numpy() < 1, (filed < DOLLARS_FROM).to_numpy())
+    unit_per = np.where(thousands, "thousands", "dollars")
+
+    def per_filing(values) -> pd.Categorical:
+        cats, inv = pd.factorize(pd.Series(np.asarray(values, dtype=object)), use_na_sentinel=True)
+        return pd.Categorical.from_codes(cats[acc], categories=inv)
+
     put = info["PUTCALL"].astype("string").str.strip().str.title()
-    c = cover.set_index("ACCESSION_NUMBER")
     out = pd.DataFrame({
-        "accession": info["ACCESSION_NUMBER"], "holder_cik": s["CIK"].reindex(info["ACCESSION_NUMBER"]).str.lstrip("0").to_numpy(),
-        "form": s["SUBMISSIONTYPE"].reindex(info["ACCESSION_NUMBER"]).to_numpy(),
-        "filed": pd.Series(filed).dt.strftime("%Y-%m-%d").to_numpy()[acc],
-        "period_end": pd.to_datetime(s["PERIODOFREPORT"].reindex(info["ACCESSION_NUMBER"]), format="%d-%b-%Y",
-                                     errors="coerce").dt.strftime("%Y-%m-%d").to_numpy(),
-        "report_type": c["REPORTTYPE"].reindex(info["ACCESSION_NUMBER"]).to_numpy(),
-        "amendment_type": c["AMENDMENTTYPE"].reindex(info["ACCESSION_NUMBER"]).to_numpy()
-        if "AMENDMENTTYPE" in c else None,
+        "accession": pd.Categorical.from_codes(acc, categories=codes),
+        "holder_cik": per_filing(s["CIK"].str.lstrip("0").to_numpy()),
+        "form": per_filing(s["SUBMISSIONTYPE"].to_numpy()),
+        "filed": per_filing(filed.dt.strftime("%Y-%m-%d").to_numpy()),
+        "period_end": per_filing(pd.to_datetime(s["PERIODOFREPORT"], format="%d-%b-%Y", errors="coerce")
+                                 .dt.strftime("%Y-%m-%d").to_numpy()),
+        "report_type": per_filing(c["REPORTTYPE"].to_numpy()),
+        "amendment_type": per_filing(c["AMENDMENTTYPE"].to_numpy()) if "AMENDMENTTYPE" in c else None,
         "cusip": info["CUSIP"].str.strip().str.upper(), "issuer_name": info["NAMEOFISSUER"],
         "title_of_class": info["TITLEOFCLASS"], "shares": shares, "share_type": info["SSHPRNAMTTYPE"],
         "put_call": put.where(put.isin(["Put", "Call"])),
-        "value_usd": value * np.where(unit == "thousands", 1000.0, 1.0), "value_unit_reported": unit,
+        "value_usd": value * np.where(thousands[acc], 1000.0, 1.0),
+        "value_unit_reported": per_filing(unit_per),
         "voting_sole": pd.to_numeric(info["VOTING_AUTH_SOLE"], errors="coerce"),
         "voting_shared": pd.to_numeric(info["VOTING_AUTH_SHARED"], errors="coerce"),
         "voting_none": pd.to_numeric(info["VOTING_AUTH_NONE"], errors="coerce"),
         "investment_discretion": info["INVESTMENTDISCRETION"], "other_manager": info["OTHERMANAGER"]})
     return out
+
+
+def _flag(col: pd.Series, text: str) -> np.ndarray:
+    """Rows whose (upper-cased) value contains ``text``; a categorical is tested once per category."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        hit = np.asarray(col.cat.categories.astype(str).str.upper().str.contains(text, regex=False), bool)
+        codes = col.cat.codes.to_numpy()
+        return np.where(codes >= 0, hit[np.maximum(codes, 0)] if len(hit) else False, False)
+    return col.astype("string").str.upper().str.contains(text, regex=False).fillna(False).to_numpy(bool)
 
 
 def holder_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -245,13 +265,19 @@ def holder_table(records: pd.DataFrame) -> pd.DataFrame:
     position's first accession) and ``n_accessions`` (more than one: a NEW HOLDINGS amendment added to it).
     Vectorised: the keys are factorised to integer codes once."""
     r = records
-    kind = r["amendment_type"].fillna("").str.upper() if "amendment_type" in r else pd.Series("", index=r.index)
-    is_new = kind.str.contains("NEW HOLDINGS", regex=False).to_numpy(bool)
+    is_new = _flag(r["amendment_type"], "NEW HOLDINGS") if "amendment_type" in r else np.zeros(len(r), bool)
     holder, holders = pd.factorize(r["holder_cik"])
     period, periods = pd.factorize(r["period_end"])
     report = holder.astype(np.int64) * max(len(periods), 1) + period           # one code per (holder, period)
     acc, accs = pd.factorize(r["accession"])
-    filed = pd.to_datetime(r["filed"]).to_numpy("datetime64[ns]")
+    f = r["filed"]
+    if isinstance(f.dtype, pd.CategoricalDtype):   # once per category, spread by code
+        cats = pd.to_datetime(pd.Index(f.cat.categories.astype(str))).to_numpy("datetime64[ns]")
+        codes = f.cat.codes.to_numpy()
+        filed = np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else np.datetime64("NaT"),
+                         np.datetime64("NaT")).astype("datetime64[ns]")
+    else:
+        filed = pd.to_datetime(f).to_numpy("datetime64[ns]")
     # the base report per (holder, period): the latest non-NEW-HOLDINGS filing (by filed, accession)
     cand = pd.DataFrame({"report": report[~is_new], "filed": filed[~is_new], "acc": acc[~is_new],
                          "name": np.asarray(accs)[acc[~is_new]]}).drop_duplicates()
@@ -261,9 +287,11 @@ def holder_table(records: pd.DataFrame) -> pd.DataFrame:
     mine_base = base_acc.reindex(report).to_numpy()
     mine_filed = base_filed.reindex(report).to_numpy()
     keep = (acc == mine_base) | (is_new & (filed >= mine_filed))
-    k = r[keep]
+    k = r.loc[keep, ["cusip", "put_call", "share_type", "shares", "value_usd", "voting_sole", "voting_shared",
+                     "voting_none"]]
     cusip, cusips = pd.factorize(k["cusip"])
-    key = pd.MultiIndex.from_arrays([report[keep], cusip]) if len(k) else None
+    n_cusip = max(len(cusips), 1)
+    key = report[keep].astype(np.int64) * n_cusip + cusip          # one integer per (holder, period, cusip)
     stock = (k["put_call"].isna() & k["share_type"].fillna("SH").eq("SH")).to_numpy(bool)
     sh = k["shares"].to_numpy(float)
     frame = pd.DataFrame({
@@ -272,21 +300,24 @@ def holder_table(records: pd.DataFrame) -> pd.DataFrame:
         "voting_shared": np.where(stock, k["voting_shared"].to_numpy(float), 0.0),
         "voting_none": np.where(stock, k["voting_none"].to_numpy(float), 0.0),
         "option_shares": np.where(~stock & k["put_call"].notna().to_numpy(bool), sh, np.nan),
-        "stock_rows": stock.astype(np.int64), "acc": acc[keep]}, index=key)
-    g = frame.groupby(level=[0, 1], sort=False)
+        "stock_rows": stock.astype(np.int64), "acc": acc[keep]})
+    g = frame.groupby(key, sort=False)
     out = g[["shares", "value_usd", "voting_sole", "voting_shared", "voting_none", "stock_rows"]].sum()
     out["option_shares"] = g["option_shares"].sum(min_count=1)
     out["acc_min"] = g["acc"].min()
     out["n_accessions"] = g["acc"].nunique()
     out = out[out["stock_rows"] > 0]
-    rep = out.index.get_level_values(0).to_numpy()
+    rep, cus = np.divmod(out.index.to_numpy(np.int64), n_cusip)
+    cat = pd.Categorical.from_codes  # keys as categoricals: no per-row string objects
     return pd.DataFrame({
-        "holder_cik": np.asarray(holders)[rep // max(len(periods), 1)], "period_end": np.asarray(periods)[rep % max(len(periods), 1)],
-        "cusip": np.asarray(cusips)[out.index.get_level_values(1).to_numpy()],
+        "holder_cik": cat(rep // max(len(periods), 1), categories=pd.Index(holders).astype(str)),
+        "period_end": cat(rep % max(len(periods), 1), categories=pd.Index(periods).astype(str)),
+        "cusip": cat(cus, categories=pd.Index(cusips).astype(str)),
         "shares": out["shares"].to_numpy(), "value_usd": out["value_usd"].to_numpy(),
         "voting_sole": out["voting_sole"].to_numpy(), "voting_shared": out["voting_shared"].to_numpy(),
         "voting_none": out["voting_none"].to_numpy(), "option_shares": out["option_shares"].to_numpy(),
-        "accession": np.asarray(accs)[out["acc_min"].to_numpy()], "n_accessions": out["n_accessions"].to_numpy()})
+        "accession": cat(out["acc_min"].to_numpy(), categories=pd.Index(accs).astype(str)),
+        "n_accessions": out["n_accessions"].to_numpy()})
 
 
 def read_any(raw: bytes) -> dict:

@@ -176,7 +176,8 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
     if h.empty:
         return pd.DataFrame(columns=cols)
     h = h.assign(period_end=pd.to_datetime(h["period_end"]), filed=pd.to_datetime(h["filed"]))
-    pos = holder_table(h)
+    pos = holder_table(h).astype({"holder_cik": str, "cusip": str, "accession": str})
+    pos["period_end"] = pd.to_datetime(pos["period_end"].astype(str))
     pos["company_id"] = pos["cusip"].str[:6].map(prefix)
     pos = pos.groupby(["holder_cik", "period_end", "company_id"], as_index=False).agg(
         shares=("shares", "sum"), voting_sole=("voting_sole", "sum"), voting_shared=("voting_shared", "sum"),
