@@ -194,6 +194,9 @@ def evaluate(d: dt.date, cfg: dict, settings: Settings | None = None) -> tuple[p
             continue
         for key, want in (rule.get("filter") or {}).items():
             obs = obs[obs[key] == want] if key in obs else obs.iloc[0:0]
+        if cfg.get("skip_markets_matching") and "market_id" in obs:
+            # series that are not a whole market (shares of the reporting firms' sum): no guideline threshold
+            obs = obs[~obs["market_id"].astype(str).str.contains(cfg["skip_markets_matching"], regex=True)]
         value = obs["value"].to_numpy(dtype=float)
         cond = np.ones(len(obs), dtype=bool)
         for key, (op, bound) in (rule.get("when") or {}).items():

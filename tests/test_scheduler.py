@@ -125,3 +125,57 @@ def test_two_celery_workers_with_their_own_disks_share_one_storage_root(metadata
     for w in workers:   # nothing another task needs was left on a worker's own disk
         local = tmp_path / w["RISKMODELS_WORKER_NAME"] / "var"
         assert not [p for p in local.rglob("*") if p.is_file() and "outbox" not in p.parts], list(local.rglob("*"))
+
+
+def test_new_sec_facts_trigger_the_daily_run_through_its_assets(metadata_db, tmp_path, pg_schema):
+    """The sec_filings DAG's scheduled run writes facts and updates its Assets; the scheduler then
+    starts ai_stack_daily (AssetOrTimeSchedule) as an asset-triggered run, which publishes scores
+    that include the filed facts, with the run date of the day it was triggered."""
+    stack = AirflowStack(home=tmp_path / "airflow", metadata_url=metadata_db, dags_folder=ROOT / "dags",
+                         executor="LocalExecutor",
+                         env={"RISKMODELS_DB_URL": pg_schema, "RISKMODELS_VAR": str(tmp_path / "var"),
+                              "RISKMODELS_HOME": str(ROOT)})
+    engine = sa.create_engine(stack.metadata_url)
+    stack.migrate()
+    stack.start()
+
+    def last(dag_id: str, run_type: str):
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT state, run_id FROM dag_run WHERE dag_id = :d AND run_type = :t "
+                                        "ORDER BY id DESC LIMIT 1"), {"d": dag_id, "t": run_type}).first()
+
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS + 240
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                n = conn.execute(sa.text("SELECT COUNT(*) FROM dag WHERE dag_id IN ('ai_stack_daily', 'sec_filings')"
+                                         )).scalar()
+            if n == 2:
+                break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(2)
+        for dag_id in ("sec_filings", "ai_stack_daily"):
+            out = stack.airflow("dags", "unpause", dag_id)
+            assert out.returncode == 0, out.stderr[-2000:]
+        sec = asset = None
+        while time.monotonic() < deadline:
+            sec, asset = last("sec_filings", "scheduled"), last("ai_stack_daily", "asset_triggered")
+            if sec and sec[0] == "failed":
+                pytest.fail(f"sec_filings failed; logs:\n{stack.logs()}")
+            if asset and asset[0] in ("success", "failed"):
+                break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(3)
+        assert sec and sec[0] == "success", (sec, stack.logs())
+        assert asset and asset[0] == "success", (asset, stack.logs())
+    finally:
+        stack.stop()
+        engine.dispose()
+    from riskmodels import store
+
+    runs = store.read_sql("SELECT run_id, run_date, status, input_hashes FROM pipeline_runs")
+    triggered = runs[runs.run_id == asset[1]]
+    assert triggered.status.tolist() == ["published"] and "sec_filings" in triggered.input_hashes.item()
+    filed = store.read_sql("SELECT COUNT(*) AS n FROM market_share_facts WHERE confidence = 'filed' AND run_date = :d",
+                           {"d": triggered.run_date.item()})
+    assert filed.n.item() > 0

@@ -129,10 +129,19 @@ def test_filed_rows_are_point_in_time_by_filing_date(replay, workspace):
     assert 0 < row.pct_shares_outstanding < 0.01 and "classes summed" in row.notes
 
 
-def test_the_daily_model_uses_the_filed_facts(replay, workspace):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request, workspace):
+    """The risk store on SQLite (the workspace's) or on a fresh PostgreSQL schema."""
+    if request.param == "postgres":
+        request.getfixturevalue("pg_schema")
+    return request.param
+
+
+def test_the_daily_model_uses_the_filed_facts(replay, backend):
     from riskmodels.pipeline import run
 
     run_day(DAY, http=client(replay))
+    assert run_day(DAY, http=client(replay))["new"] == 0
     run(DAY, run_id="with-sec")
     conc = store.read_sql("SELECT * FROM concentration WHERE market_id = 'cloud.sec-filings.segment-revenue'")
     aws, gc = 107_556_000_000, 43_229_000_000
@@ -149,3 +158,6 @@ def test_the_daily_model_uses_the_filed_facts(replay, workspace):
     assert set(links.ref_file) == {"0001790837-23-000002"}
     hashes = json.loads(store.read_sql("SELECT input_hashes FROM pipeline_runs WHERE run_id = 'with-sec'").input_hashes.item())
     assert len(hashes["sec_filings"]) == 64
+    # a share of the reporting firms' sum is not a market share: no guideline threshold fires on it
+    states = store.read_sql("SELECT rule_id, subject_id FROM alert_state")
+    assert len(states) and not states.subject_id.str.contains("sec-filings").any()

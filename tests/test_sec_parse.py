@@ -175,3 +175,28 @@ def test_unknown_documents_are_refused():
     for raw in (b"hello", b'{"a": 1}', b"\x1f\x8bnot gzip"):
         with pytest.raises(UnknownDocument):
             parse_bytes(raw)
+
+
+def test_13f_data_set_zip_in_the_sec_layout(tmp_path):
+    """The quarterly Form 13F data set (zip of TSVs) through load_datasets, holder_table and the CLI."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from sec_bench import write_dataset
+
+    path = tmp_path / "01DEC2024-28FEB2025_form13f.zip"
+    made = write_dataset(path, rows=5000, filers=40)
+    rec = form13f.load_datasets(path)
+    assert len(rec) == made["infotable_rows"]
+    assert set(rec["value_unit_reported"].astype(str)) == {"dollars", "thousands"}
+    # values in thousands are stored as dollars: implied prices are those the generator drew
+    price = rec["value_usd"] / rec["shares"]
+    assert price.between(4.5, 901).mean() > 0.99
+    table = form13f.holder_table(rec)
+    assert table["shares"].sum() <= rec.loc[rec["put_call"].isna(), "shares"].sum()
+    out = subprocess.run([sys.executable, "-m", "riskmodels.cli", "sec", "parse", str(path), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["kind"] == "13f" and len(doc["records"]) == made["infotable_rows"]
+    assert {"holder_cik", "period_end", "cusip", "value_usd", "value_unit_reported"} <= set(doc["records"][0])

@@ -177,7 +177,7 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
         return pd.DataFrame(columns=cols)
     h = h.assign(period_end=pd.to_datetime(h["period_end"]), filed=pd.to_datetime(h["filed"]))
     pos = holder_table(h).astype({"holder_cik": str, "cusip": str, "accession": str})
-    pos["period_end"] = pd.to_datetime(pos["period_end"].astype(str))
+    pos["period_end"] = pd.to_datetime(pos["period_end"].astype(str)).astype("datetime64[ns]")
     pos["company_id"] = pos["cusip"].str[:6].map(prefix)
     pos = pos.groupby(["holder_cik", "period_end", "company_id"], as_index=False).agg(
         shares=("shares", "sum"), voting_sole=("voting_sole", "sum"), voting_shared=("voting_shared", "sum"),
@@ -186,7 +186,8 @@ def holder_rows(holdings: pd.DataFrame, so: pd.DataFrame, entities: pd.DataFrame
     cik_of = ent["cik"].dropna().astype(str)
     pos["cik"] = pos["company_id"].map(cik_of)
     # nearest shares-outstanding figure of the issuer to the quarter end, within the gap
-    tot = shares_outstanding(so).assign(as_of=lambda d: pd.to_datetime(d["as_of"]))
+    # one resolution on both sides (SQLite hands dates back as text, PostgreSQL as dates)
+    tot = shares_outstanding(so).assign(as_of=lambda d: pd.to_datetime(d["as_of"].astype(str)).astype("datetime64[ns]"))
     pos = pos.sort_values("period_end")
     tot = tot.sort_values("as_of")
     pos = pd.merge_asof(pos, tot[["cik", "as_of", "shares", "accession"]].rename(
