@@ -45,7 +45,7 @@ def _run_date(data_interval_end):
         from airflow.sdk import get_current_context
 
         data_interval_end = get_current_context()["dag_run"].run_after
-    d = data_interval_end.in_timezone("UTC")
+    d = data_interval_end.astimezone(datetime.timezone.utc)  # pendulum or datetime
     return datetime.date(d.year, d.month, d.day)
 
 

@@ -29,7 +29,7 @@ from riskmodels.notify import RunFailureNotifier
 def _run_date(data_interval_end):
     import datetime
 
-    d = data_interval_end.in_timezone("UTC")
+    d = data_interval_end.astimezone(datetime.timezone.utc)  # pendulum or datetime
     return datetime.date(d.year, d.month, d.day)
 
 

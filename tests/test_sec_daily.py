@@ -161,3 +161,59 @@ def test_the_daily_model_uses_the_filed_facts(replay, backend):
     # a share of the reporting firms' sum is not a market share: no guideline threshold fires on it
     states = store.read_sql("SELECT rule_id, subject_id FROM alert_state")
     assert len(states) and not states.subject_id.str.contains("sec-filings").any()
+
+
+FORM_IDX = """Description:           Master Index of EDGAR Dissemination Feed by Form Type
+Last Data Received:    December 31, 2024
+Comments:              webmaster@sec.gov
+Anonymous FTP:         ftp://ftp.sec.gov/edgar/
+
+Form Type   Company Name                                                  CIK         Date Filed  File Name
+---------------------------------------------------------------------------------------------------------------------------------------------
+10-K             AMAZON COM INC                                                1018724     2025-02-07  edgar/data/1018724/0001018724-25-000004.txt
+13F-HR           BULL STREET ADVISORS, LLC                                     1790837     2023-02-28  edgar/data/1790837/0001790837-23-000002.txt
+SCHEDULE 13G/A   NVIDIA CORP                                                   1045810     2024-11-12  edgar/data/1045810/0000950103-24-016112.txt
+4                MICROSOFT CORP                                                789019      2024-11-12  edgar/data/789019/0000789019-24-000111.txt
+"""
+
+
+def test_backfill_reads_older_submission_pages_and_the_quarterly_full_index(replay, workspace, monkeypatch):
+    """A backfill pages filings.files[] and reads full-index/{yyyy}/QTR{n}/form.idx (EDGAR's
+    fixed-width layout) for the watched CIKs; filings dated after the run date are not taken."""
+    from riskmodels.sources.sec import Urls
+    from riskmodels.sources.sec.daily import _parse_form_idx, discover
+
+    rows = _parse_form_idx(FORM_IDX)
+    assert [r["accession"] for r in rows] == ["0001018724-25-000004", "0001790837-23-000002",
+                                             "0000950103-24-016112", "0000789019-24-000111"]
+    assert rows[2] == {"form": "SCHEDULE 13G/A", "cik": "1045810", "filed": "2024-11-12",
+                       "accession": "0000950103-24-016112"}
+    urls = Urls()
+    replay.misbehave(urls.full_index(2024, 4), ("body", FORM_IDX.encode("latin-1"), "text/plain"))
+    page = urls.submissions(789019, "CIK0000789019-submissions-001.json")
+    older = {"accessionNumber": ["0001193125-24-000001"], "filingDate": ["2024-10-30"], "reportDate": ["2024-09-30"],
+             "acceptanceDateTime": ["2024-10-30T16:05:00.000Z"], "form": ["10-Q"], "items": [""],
+             "primaryDocument": ["msft-20240930.htm"]}
+    replay.misbehave(page, ("body", json.dumps(older).encode(), "application/json"))
+    found = discover(dt.date(2024, 12, 31), http=client(replay), backfill=True, backfill_from=dt.date(2024, 10, 1))
+    got = {c["accession"]: c for c in found["candidates"]}
+    assert got["0000950103-24-016112"]["discovered_via"] == "backfill"       # full index, NVIDIA as subject
+    assert got["0001193125-24-000001"]["primary_document"] == "msft-20240930.htm"   # an older page
+    assert got["0001790837-23-000002"]["discovered_via"] == "seed"
+    assert "0001018724-25-000004" not in got                                 # filed after the run date
+    assert "0000789019-24-000111" not in got                                 # form 4 is not watched
+    assert all(c["filed"] <= "2024-12-31" for c in found["candidates"])
+    assert replay.hits.get(urls.full_index(2024, 4)) == 1 and replay.hits.get(page) == 1
+
+
+def test_a_live_run_without_an_identity_refuses_to_start(workspace):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RISKMODELS_SOURCES_MODE": "live"}
+    env.pop("RISKMODELS_SEC_IDENTITY", None)
+    out = subprocess.run([sys.executable, "-m", "riskmodels.cli", "sec", "run", "--date", str(DAY)], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "declared identity" in out.stderr and "Traceback" not in out.stderr
+    assert store.read_sql("SELECT COUNT(*) AS n FROM fetch_log").n.item() == 0
