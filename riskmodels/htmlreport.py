@@ -295,7 +295,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
 
     # summary
     latest = conc[conc["period_end"] == conc.groupby("market_id")["period_end"].transform("max")] if len(conc) else conc
-    top3 = latest.sort_values("hhi", ascending=False).head(3)
+    whole = latest[~latest["zone"].fillna("").str.startswith("n/a")] if len(latest) else latest  # whole markets only
+    top3 = whole.sort_values("hhi", ascending=False).head(3)
     summary = "<div class='summary'><b>Most concentrated markets</b> (latest period): " + (
         "; ".join(f"{i + 1}. {E(r.market_id)} {E(r.period)} — HHI {r.hhi:,.0f} ({E(r.zone or '')}) "
                   f"{_src_links(r.source_refs, 3)}" for i, r in enumerate(top3.itertuples())) or "no data") + "<br>"

@@ -60,10 +60,18 @@ def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.Data
     return frame[known_by(frame, cols, run_date)]
 
 
+#: the zone of a series whose shares are of the reporting firms' sum (not a relevant market)
+NOT_A_MARKET_ZONE = "n/a: reporting firms' sum"
+
+
 def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict,
                    ownership_cfg: dict | None = None, risk_cfg: dict | None = None,
-                   previous_antitrust: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+                   previous_antitrust: pd.DataFrame | None = None,
+                   partial_markets: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
+
+    ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
+    revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
 
     Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts``,
     ``commitment_facts`` and, when the stake and holder datasets are present,
@@ -86,6 +94,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                                moderate_from=float(zones["moderately_concentrated_from"]))
     markets = frames["markets"][["market_id", "layer", "analyst"]]
     conc = conc.merge(markets, on="market_id", how="left", validate="many_to_one")
+    partial = conc["market_id"].isin(partial_markets)
+    conc.loc[partial, ["zone", "zone_upper"]] = NOT_A_MARKET_ZONE
     conc["period_end"] = period_end(conc["period"]).dt.date
     grp = shares.groupby(["market_id", "period"])
     conf_rank = shares["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_ORDER)})
@@ -115,6 +125,7 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                                 "delta_strategic": "delta_mhhi_strategic"})
         mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),
                                float(zones["moderately_concentrated_from"]))
+        mh.loc[mh["market_id"].isin(partial_markets), "zone_mhhi"] = NOT_A_MARKET_ZONE
         out["ownership_concentration"] = mh
         out["ownership_links"] = links.assign(derived=links["derived"].astype(bool))
         out["mhhi_drivers"] = drivers
@@ -193,10 +204,13 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
     frames, filed_sha = with_filed_rows(frames, run_date, settings)
+    from .sources.sec.model import sec_markets
+
+    partial = frozenset(sec_markets(settings)["market_id"])
     previous = store.previous_scores("antitrust_scores", run_date, ["subject_type", "subject_id", "score"], settings)
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
                             load_yaml(settings.home / "config" / "ownership.yaml"),
-                            load_yaml(settings.home / "config" / "risk.yaml"), previous)
+                            load_yaml(settings.home / "config" / "risk.yaml"), previous, partial)
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

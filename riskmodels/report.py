@@ -91,6 +91,7 @@ def format_table(df: pd.DataFrame) -> str:
     for col in ("score", "score_pca", "score_change"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    out = out.astype(object).where(out.notna(), "")  # unknown shows as blank, not NaN/None
     return out.to_string(index=False)
 
 

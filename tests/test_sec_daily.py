@@ -148,6 +148,7 @@ def test_the_daily_model_uses_the_filed_facts(replay, backend):
     hhi = (aws / (aws + gc) * 100) ** 2 + (gc / (aws + gc) * 100) ** 2
     assert conc.set_index("period").hhi["2024FY"] == pytest.approx(hhi)
     assert conc.set_index("period").min_confidence["2024FY"] == "filed"
+    assert set(conc.zone) == {"n/a: reporting firms' sum"}     # no guideline zone for a reporting-firms sum
     facts = store.read_sql("SELECT * FROM market_share_facts WHERE confidence = 'filed'")
     assert set(facts.accession) == {"0001018724-25-000004", "0001652044-25-000014"} and facts.source_url.notna().all()
     markets = store.read_sql("SELECT * FROM markets WHERE market_id LIKE '%sec-filings%'")
