@@ -54,6 +54,44 @@ def _date(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _epoch_shares(args) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .config import get_settings
+    from .sources.epoch import epoch_config, fetch
+    from .sources.epoch.clusters import EpochSchemaError, installed_shares, read_clusters
+
+    settings = get_settings()
+    cfg = epoch_config(settings)
+    try:
+        if args.file:
+            raw, as_of, source = Path(args.file).read_bytes(), args.as_of or dt.date.today(), args.file
+        else:
+            resp, as_of = fetch("gpu_clusters", settings)
+            raw, source = resp.body, resp.url
+        clusters = read_clusters(raw, cfg, source)
+    except (OSError, EpochSchemaError) as exc:
+        print(f"riskmodels epoch shares: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
+    shares = installed_shares(clusters, args.by, aliases, cfg, pd.Timestamp(args.as_of or as_of))
+    if args.json:
+        print(shares.to_json(orient="records"))
+        return 0
+    if shares.empty:
+        print("(no installed compute with a first operational date)")
+        return 0
+    last = shares[shares["period"] == shares["period"].max()]
+    print(f"Installed AI compute by {args.by}, {last['period'].iloc[0]} (Epoch AI, 'Data on GPU Clusters', CC BY 4.0; "
+          f"{source}): total {last['total_h100e'].iloc[0]:,.0f} H100e, HHI {(last['share_pct'] ** 2).sum():,.0f} on the "
+          f"attributed {last['share_pct'].sum():.1f}% ({int(last['undated'].iloc[0])} counted clusters undated)")
+    print(last.head(args.top)[["entity_id", "raw_name", "h100e", "share_pct", "clusters"]].to_string(index=False))
+    return 0
+
+
 def _sec_parse(path: str, as_json: bool) -> int:
     from pathlib import Path
 
@@ -129,6 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     p_secrun.add_argument("--backfill", action="store_true",
                           help="also page the submissions' older files and the quarterly full index")
     p_secrun.add_argument("--since", type=_date, help="backfill: oldest filing date (default: all)")
+    p_epoch = sub.add_parser("epoch", help="Epoch AI open data: installed AI compute by owner or chip vendor")
+    ep_sub = p_epoch.add_subparsers(dest="epoch_command", required=True)
+    p_shares = ep_sub.add_parser("shares", help="share of installed H100e per quarter (GPU clusters dataset)")
+    p_shares.add_argument("--by", choices=["owner", "vendor"], default="owner")
+    p_shares.add_argument("--file", help="a gpu_clusters.csv release (default: fetch it, replayed unless live)")
+    p_shares.add_argument("--as-of", type=_date, help="last quarter (default: the release's date)")
+    p_shares.add_argument("--top", type=int, default=10)
+    p_shares.add_argument("--json", action="store_true", help="every quarter as JSON records")
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
@@ -234,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             return code
         print(json.dumps(result, indent=2, default=str))
         return 2 if result["quarantined"] else 0
+    if args.command == "epoch" and args.epoch_command == "shares":
+        return _epoch_shares(args)
     if args.command == "cleanup":
         from .storage import cleanup
 

@@ -523,13 +523,13 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
             mats = Matrices(links, market_nodes, group)
             # the same links split by what they are: common ownership (institutional holders) and
             # strategic stakes (stake_rights, 13D/13G), each delta computed alone
-            parts = {kind: Matrices(links[links["kind"] == kind], market_nodes, group) for kind in ("holder", "stake")}
+            # (on the same nodes, so one market layout serves all three)
+            parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group) for kind in ("holder", "stake")}
         layout = market_layout(part, mats.node_index, group)
         res = layout_mhhi(layout, mats)
         for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
-            alone = layout_mhhi(market_layout(part, parts[kind].node_index, group), parts[kind])
-            res = res.merge(alone[["market_id", "period", "regime", "delta"]].rename(columns={"delta": column}),
-                            on=["market_id", "period", "regime"], how="left", validate="one_to_one")
+            # same layout, same row order (keys x regimes): aligned by position
+            res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
         results.append(res.assign(ownership_as_of=as_of))
         latest = part[part["_latest"]]
         if not top_drivers or latest.empty:

@@ -3,7 +3,7 @@
 Run by a maintainer, never at pipeline run time::
 
     python scripts/build_snapshot.py ../shared/reference-data data
-    python scripts/build_snapshot.py --entities-only data     # the entity registry and its identifiers
+    python scripts/build_snapshot.py --entities-only data     # the entity registry, identifiers and aliases
 
 Every output row keeps the provenance of the reference row it came from (``source``,
 ``source_url``, ``source_date``, ``confidence``, ``notes``) plus ``ref_file`` and ``ref_row``
@@ -167,6 +167,11 @@ ALIASES = [
     ("Larry Ellison", "*", "larry-ellison"), ("Lisa Su", "*", "lisa-su"),
     ("Michael Intrator (co-founder, CEO)", "*", "michael-intrator"),
     ("Co-founders Intrator, Venturo, McBee (combined)", "*", "coreweave-founders"),
+    # Epoch AI's names for owners and chip suppliers (riskmodels.sources.epoch, context "compute")
+    ("Meta AI", "*", "meta"), ("Lambda Labs", "*", "lambda"), ("NVIDIA", "*", "nvidia"),
+    ("Nebius AI", "*", "nebius"), ("Amazon AWS", "*", "aws"), ("Cerebras Systems", "*", "cerebras"),
+    ("Google", "compute", "alphabet"), ("Amazon", "compute", "amazon"), ("Microsoft", "compute", "microsoft"),
+    ("Google", "accelerator", "google-cloud"),   # TPUs, as the analysts' accelerator series count them
 ]
 
 # Rows that name a group of firms rather than one firm: kept, with provenance, in
@@ -513,5 +518,7 @@ def main(ref: Path, out: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "--entities-only":  # registry and identifiers only, e.g. `--entities-only data`
         write(Path(sys.argv[2]) / "entities.csv", ENTITY_COLUMNS, entity_rows())
+        write(Path(sys.argv[2]) / "entity_aliases.csv", ["alias", "context", "entity_id"],
+              [{"alias": a, "context": c, "entity_id": e} for a, c, e in ALIASES])
     else:
         main(Path(sys.argv[1]), Path(sys.argv[2]))

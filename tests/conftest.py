@@ -40,6 +40,17 @@ def workspace(tmp_path, monkeypatch):
     return var
 
 
+@pytest.fixture
+def replay():
+    """A private replay server over the project's recorded source files (EDGAR's URL layout); a
+    test makes it misbehave with ``replay.misbehave(url, ...)``."""
+    from riskmodels.sources.replay import ReplayServer, manifest_paths
+
+    server = ReplayServer(manifest_paths(ROOT))
+    yield server
+    server.close()
+
+
 def debian_tool(binary: str, package: str) -> str:
     """Path of ``binary``, installing Debian's ``package`` first where it is missing (the tests'
     own setup: Chromium for the report, docker-compose for the compose file)."""

@@ -14,20 +14,12 @@ import pytest
 from conftest import ROOT
 from riskmodels import store
 from riskmodels.sources.client import FetchClient, FetchError
-from riskmodels.sources.replay import ReplayServer, manifest_paths
 from riskmodels.sources.sec.daily import run_day
 
 DAY = dt.date(2026, 12, 1)
 BULL = "https://www.sec.gov/Archives/edgar/data/1790837/000179083723000002/0001790837-23-000002.txt"
 AMZN = "https://www.sec.gov/Archives/edgar/data/1018724/000101872425000004/amzn-20241231.htm"
 REC = ROOT / "data" / "recorded" / "sec"
-
-
-@pytest.fixture
-def replay():
-    server = ReplayServer(manifest_paths(ROOT))
-    yield server
-    server.close()
 
 
 def client(server) -> FetchClient:
