@@ -10,6 +10,8 @@ TODAY := $(shell date -u +%F)
 LOGICAL := $(TODAY)T06:00:00+00:00
 # The SEC source runs first (04:30 UTC, after EDGAR's nightly index): same run date.
 SEC_LOGICAL := $(TODAY)T04:30:00+00:00
+# Epoch AI (05:00 UTC): same run date.
+EPOCH_LOGICAL := $(TODAY)T05:00:00+00:00
 
 export AIRFLOW_HOME := $(ROOT)/var/airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -45,6 +47,10 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@$(BIN)/airflow dags test sec_filings $(SEC_LOGICAL) > var/airflow/last-sec-run.log 2>&1 \
 	  || (tail -n 80 var/airflow/last-sec-run.log; echo "DAG run failed; full log: var/airflow/last-sec-run.log"; exit 1)
 	@echo "DAG run succeeded (log: var/airflow/last-sec-run.log)"
+	@echo "== airflow dags test epoch_compute $(EPOCH_LOGICAL)  (Epoch AI replayed from data/recorded/epoch)"
+	@$(BIN)/airflow dags test epoch_compute $(EPOCH_LOGICAL) > var/airflow/last-epoch-run.log 2>&1 \
+	  || (tail -n 80 var/airflow/last-epoch-run.log; echo "DAG run failed; full log: var/airflow/last-epoch-run.log"; exit 1)
+	@echo "DAG run succeeded (log: var/airflow/last-epoch-run.log)"
 	@echo "== airflow dags test ai_stack_daily $(LOGICAL)  (run date $(TODAY))"
 	@$(BIN)/airflow dags test ai_stack_daily $(LOGICAL) > var/airflow/last-run.log 2>&1 \
 	  || (tail -n 80 var/airflow/last-run.log; echo "DAG run failed; full log: var/airflow/last-run.log"; exit 1)

@@ -11,9 +11,10 @@ All logic lives in `riskmodels`; this file only wires it. Tasks hand each other 
 
 **Run date.** The schedule is an `AssetOrTimeSchedule`: a `CronDataIntervalTimetable` (the run
 at D 06:00 covers the interval [D-1 06:00, D 06:00) and publishes scores *as of* D = the
-data-interval end's UTC date) or an update of the SEC Assets (`sec_filings` wrote new facts; the
-run date is the UTC date the run was triggered). Only rows known by D count (point in time:
-SEC facts by their filing's acceptance date), so a backfill reproduces what the monitor would
+data-interval end's UTC date) or an update of a source's Assets (`sec_filings` wrote new facts,
+`epoch_compute` published a new Epoch release; the run date is the UTC date the run was
+triggered). Only rows known by D count (point in time: SEC facts by their filing's acceptance
+date, an Epoch release from its as-of date), so a backfill reproduces what the monitor would
 have said then.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
 
-from riskmodels.assets import SEC_FACTS
+from riskmodels.assets import SEC_FACTS, EPOCH_CLUSTERS
 from riskmodels.notify import RunFailureNotifier
 
 CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/concentration")
@@ -58,7 +59,8 @@ def _all(refs) -> list:
     dag_id="ai_stack_daily",
     # daily, and whenever the sec_filings DAG writes new facts (any of its Assets)
     schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
-                                 assets=SEC_FACTS[0] | SEC_FACTS[1] | SEC_FACTS[2] | SEC_FACTS[3]),
+                                 assets=(SEC_FACTS[0] | SEC_FACTS[1] | SEC_FACTS[2] | SEC_FACTS[3]
+                                         | EPOCH_CLUSTERS)),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

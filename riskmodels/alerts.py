@@ -154,6 +154,21 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
         return pd.DataFrame({"subject_id": a["subject_type"] + ":" + a["subject_id"], "label": a["subject_id"],
                              "value": a["score"], "subject_type": a["subject_type"], "entity_id": a["subject_id"],
                              "drivers": a["explanation"], "links": [[] for _ in range(len(a))]}) if len(a) else pd.DataFrame(columns=cols)
+    if metric == "new_cluster":
+        # clusters of the newest Epoch release known by d that the release before it did not list
+        rel = _q("SELECT sha256, as_of, url FROM epoch_releases WHERE dataset = 'gpu_clusters' AND status = 'published' "
+                 "AND as_of <= :d ORDER BY as_of DESC, processed_at DESC", d, settings)
+        if len(rel) < 2:  # the first release is the baseline: nothing in it is "new"
+            return pd.DataFrame(columns=cols)
+        cur, prev = (store.read_sql("SELECT name, status, certainty, h100e, owner, country FROM epoch_clusters "
+                                    "WHERE release_sha256 = :s", {"s": sha}, settings) for sha in rel["sha256"][:2])
+        new = cur[~cur["name"].isin(set(prev["name"])) & cur["h100e"].notna()]
+        return pd.DataFrame({
+            "subject_id": "cluster:" + new["name"], "label": new["name"] + " (" + new["status"] + ", "
+            + new["country"].fillna("country unknown") + ")", "value": new["h100e"].astype(float), "layer": "compute",
+            "drivers": "owner " + new["owner"].fillna("not named") + "; certainty " + new["certainty"].fillna("?")
+            + f"; first listed in the Epoch release of {rel['as_of'].iloc[0]}",
+            "links": [[(rel["url"].iloc[0], "Epoch AI, 'Data on GPU Clusters'")]] * len(new)})
     if metric == "validation_failed":
         v = _q("SELECT * FROM validation_results WHERE run_date = :d", d, settings)
         if v.empty:
@@ -194,6 +209,8 @@ def evaluate(d: dt.date, cfg: dict, settings: Settings | None = None) -> tuple[p
             continue
         for key, want in (rule.get("filter") or {}).items():
             obs = obs[obs[key] == want] if key in obs else obs.iloc[0:0]
+        for key, unwanted in (rule.get("exclude") or {}).items():
+            obs = obs[obs[key] != unwanted] if key in obs else obs
         if cfg.get("skip_markets_matching") and "market_id" in obs:
             # series that are not a whole market (shares of the reporting firms' sum): no guideline threshold
             obs = obs[~obs["market_id"].astype(str).str.contains(cfg["skip_markets_matching"], regex=True)]

@@ -10,3 +10,8 @@ SEC_SEGMENT_REVENUE = Asset(name="riskmodels_sec_segment_revenue", uri="riskmode
 SEC_SHARES_OUTSTANDING = Asset(name="riskmodels_sec_shares_outstanding", uri="riskmodels://store/sec_shares_outstanding")
 #: what the sec_filings DAG updates when it writes facts
 SEC_FACTS = [SEC_STAKES, SEC_HOLDINGS, SEC_SEGMENT_REVENUE, SEC_SHARES_OUTSTANDING]
+EPOCH_CLUSTERS = Asset(name="riskmodels_epoch_clusters", uri="riskmodels://store/epoch_clusters")
+#: what the epoch_compute DAG updates when it publishes a new release
+EPOCH_DATA = [EPOCH_CLUSTERS]
+#: any of these updated starts ai_stack_daily (besides its own schedule)
+SOURCE_ASSETS = [*SEC_FACTS, *EPOCH_DATA]

@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p_shares.add_argument("--as-of", type=_date, help="last quarter (default: the release's date)")
     p_shares.add_argument("--top", type=int, default=10)
     p_shares.add_argument("--json", action="store_true", help="every quarter as JSON records")
+    p_eprun = ep_sub.add_parser("run", help="fetch (conditional GET), validate and publish or quarantine each Epoch "
+                                "dataset's new release (replay by default; RISKMODELS_SOURCES_MODE=live goes live)")
+    p_eprun.add_argument("--date", required=True, type=_date, help="run date YYYY-MM-DD")
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
@@ -282,6 +285,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if result["quarantined"] else 0
     if args.command == "epoch" and args.epoch_command == "shares":
         return _epoch_shares(args)
+    if args.command == "epoch" and args.epoch_command == "run":
+        _logs_to_stderr()
+        from .sources.epoch.daily import run_day as epoch_day
+
+        code, result = _run_guarded(epoch_day, args.date)
+        if code:
+            print(result, file=sys.stderr)
+            return code
+        print(json.dumps(result, indent=2, default=str))
+        return EXIT_BAD_INPUT if result["quarantined"] else 0
     if args.command == "cleanup":
         from .storage import cleanup
 

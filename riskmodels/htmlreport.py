@@ -262,6 +262,64 @@ def sec_section(d, names: dict, settings: Settings) -> str:
     return "".join(html)
 
 
+def compute_section(d, names: dict, settings: Settings) -> str:
+    """Who owns the installed AI compute and on whose chips (Epoch AI, CC BY 4.0): the compute
+    markets' latest HHI, the owner series over time, vendor shares of installed H100e beside the
+    analysts' shipment/revenue shares, owner -> user dependencies, and the credit."""
+    from .report import compute_tables
+
+    t = compute_tables(d, settings)
+    rel = t["release"]
+    credit = (f"<p class='credit'><small>Data: {E(t['citation'])} Licence CC BY 4.0. "
+              + (f"Release of {E(str(rel['as_of']))} ({int(rel['rows'])} clusters, sha256 {E(str(rel['sha256'])[:12])}), "
+                 f"<a href='{E(str(rel['url']), quote=True)}' rel='noreferrer'>{E(str(rel['url']))}</a>." if rel else "")
+              + "</small></p>")
+    html = ["<h2 id='compute'>Compute</h2><p><small>Installed AI compute in H100-equivalents (H100e, Epoch's estimates "
+            "from public reports; confidence <i>medium</i>). Counted: status Existing (Decommissioned until its date), not "
+            "a possible duplicate, not excluded, from the first operational date; a cluster's H100e split equally among "
+            "its owners; clusters without a named owner or with an anonymised chip supplier are the unattributed "
+            "remainder, which the interval's upper bound takes as one firm.</small></p>", credit]
+    if rel is None:
+        html.append(_no_data("no Epoch release published by this date (run the epoch_compute DAG)"))
+    for r in t["quarantined"].head(5).itertuples():
+        html.append(f"<p class='firing'>Quarantined Epoch release {E(str(r.sha256)[:12])} ({E(str(r.dataset))}, run "
+                    f"{E(str(r.run_date))}): {E(str(r.reason))}; the previous release stays scored.</p>")
+    m = t["markets"]
+    if len(m):
+        html.append("<h3>Compute markets (latest quarter)</h3><table><tr><th>market</th><th>quarter</th><th>HHI</th>"
+                    "<th>interval</th><th>attributed</th><th>top (CR1)</th><th>CR4</th><th>zone (2023 MG)</th></tr>" + "".join(
+                        f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td>"
+                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{r.attributed_pct:.1f}%</td>"
+                        f"<td>{E(str(r.top_name if isinstance(r.top_name, str) else r.top_entity_id))} {r.cr1:.1f}%</td>"
+                        f"<td>{r.cr4:.1f}%</td><td>{E(r.zone or '')}</td></tr>" for r in m.itertuples())
+                    + "".join(f"<tr><td>{E(r.market_id)}</td><td colspan='7'><small>{E(r.why)}: owner concentration "
+                              "unknown</small></td></tr>" for r in t["missing"].itertuples()) + "</table>")
+    h = t["history"]
+    if len(h):
+        html.append("<h3>Owner concentration over time</h3>" + trend_chart(h, "compute.epoch.h100e-owner.ww"))
+    v = t["vendor_vs_analysts"]
+    if len(v):
+        rows = []
+        for ent, g in v.groupby("entity_id", sort=False):
+            series = "; ".join(f"{E(x.market_id)} {E(x.period)}: {x.share_pct:g}%" for x in g.dropna(subset=["market_id"])
+                               .itertuples()) or "<small>no analyst series names this vendor</small>"
+            rows.append(f"<tr><td>{E(names.get(ent, ent))}</td><td>{g.installed_h100e_pct.iloc[0]:.2f}% "
+                        f"<small>({E(g.epoch_period.iloc[0])})</small></td><td><small>{series}</small></td></tr>")
+        html.append("<h3>Chip vendors: share of installed H100e beside the analysts' series</h3><p><small>Installed "
+                    "compute (stock, Epoch) and shipment or revenue shares (flow, each analyst's own denominator) "
+                    "measure different things; they are shown side by side, never averaged.</small></p><table><tr>"
+                    "<th>vendor</th><th>installed H100e</th><th>analyst series (latest period)</th></tr>"
+                    + "".join(rows) + "</table>")
+    dep = t["dependencies"]
+    html.append("<h3>Owner → user compute dependencies (clusters)</h3>" + (
+        "<table><tr><th>owner</th><th>user</th><th>H100e</th><th>MW</th><th>clusters</th></tr>" + "".join(
+            f"<tr><td>{E(names.get(r.owner_id, r.owner_id))}</td><td>{E(names.get(r.user_id, r.user_id))}</td>"
+            f"<td>{r.h100e:,.0f}</td><td>{_cell(r.power_mw, '{:,.0f}')}</td><td>{r.clusters} <small>{E(r.names)}</small>"
+            f"</td></tr>" for r in dep.head(15).itertuples()) + "</table>"
+        if len(dep) else _no_data("no counted cluster lists a registry firm other than its owner as a user")))
+    return "".join(html)
+
+
 def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None):
     """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) to
     ``reports/`` in the storage root (or to the local ``out_dir``) and return its path (a local
@@ -376,12 +434,20 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                     for r in risk.head(8).itertuples())
     sections.append("<h2 id='risk'>Top antitrust risks</h2>" + (cards or _no_data("no investment relationship")))
 
+    # compute (Epoch AI)
+    sections.append(compute_section(d, names, settings))
+
     # SEC filings
     sections.append(sec_section(d, names, settings))
 
     # provenance
     facts = _q("SELECT ref_file, ref_row, market_id, period, entity_id, share_pct, source, source_url, source_date, "
                "confidence FROM market_share_facts WHERE run_date = :d ORDER BY ref_file, ref_row", d, settings)
+    # an Epoch release is ONE source row (its thousands of derived shares are in the Compute section)
+    derived = facts["ref_file"].astype(str).str.startswith("epoch:")
+    releases = facts[derived].drop_duplicates("ref_file").assign(market_id="compute.epoch.*", period="all quarters",
+                                                                 entity_id="", share_pct=np.nan)
+    facts = pd.concat([facts[~derived], releases], ignore_index=True)
     prov = []
     for r in facts.itertuples():
         url = str(r.source_url) if isinstance(r.source_url, str) else ""

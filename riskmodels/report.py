@@ -74,6 +74,61 @@ def sec_tables(run_date=None, settings: Settings | None = None) -> dict[str, pd.
     return out
 
 
+def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
+    """What the Epoch AI compute markets of a run hold (latest run by default): ``release`` (the
+    release the run scored: url, as-of date, sha256, rows; None when none), ``quarantined``
+    (releases quarantined, newest first, with the reason), ``markets`` (latest period of each
+    ``compute.*`` market: HHI and interval in points, CR1/CR4 and attributed share in percent,
+    top entity), ``missing`` (configured compute markets without a row: why), ``vendor_vs_analysts``
+    (each vendor's share of installed H100e beside its share in the latest period of each
+    accelerator-layer analyst series, percent), ``history`` (the owner series' HHI per quarter)
+    and ``dependencies`` (owner -> user links of the counted clusters among registry firms, H100e)."""
+    import json
+
+    from .sources.epoch import epoch_config
+    from .sources.epoch.clusters import dependencies
+
+    settings = settings or get_settings()
+    if run_date is None:
+        d = store.read_sql("SELECT MAX(run_date) AS d FROM concentration", settings=settings)["d"].iloc[0]
+        run_date = None if d is None or pd.isna(d) else str(d)
+    q = lambda sql, **kw: store.read_sql(sql, {"d": str(run_date) if run_date else None, **kw}, settings)  # noqa: E731
+    cfg = epoch_config(settings)
+    run = q("SELECT input_hashes FROM pipeline_runs WHERE run_date = :d AND status = 'published' "
+            "ORDER BY updated_at DESC")
+    sha = json.loads(run["input_hashes"].iloc[0]).get("epoch_gpu_clusters") if len(run) else None
+    rel = q("SELECT * FROM epoch_releases WHERE sha256 = :s", s=sha) if sha else pd.DataFrame()
+    allc = q("SELECT c.*, e.name AS top_name FROM concentration c LEFT JOIN entities e ON e.entity_id = c.top_entity_id "
+             "WHERE c.run_date = :d AND c.layer IN ('compute', 'accelerator')")
+    allc = allc[allc["period_end"] == allc.groupby("market_id")["period_end"].transform("max")] if len(allc) else allc
+    conc = allc[allc["layer"] == "compute"].sort_values("market_id").reset_index(drop=True)
+    missing = [{"market_id": m, "why": "no counted cluster with a named " + (spec["by"] if spec["by"] == "owner" else
+                                                                           "chip vendor") + " and a date"}
+               for m, spec in cfg["markets"].items() if sha and m not in set(conc["market_id"])]
+    facts = q("SELECT market_id, period, entity_id, share_pct FROM market_share_facts WHERE run_date = :d")
+    facts = facts.merge(allc[["market_id", "period", "layer"]], on=["market_id", "period"])
+    vend = facts[facts["market_id"] == "compute.epoch.h100e-vendor.ww"][["entity_id", "share_pct", "period"]]
+    analysts = facts[facts["layer"] == "accelerator"]
+    vs = vend.rename(columns={"share_pct": "installed_h100e_pct", "period": "epoch_period"}).merge(
+        analysts[["entity_id", "market_id", "period", "share_pct"]], on="entity_id", how="left")
+    history = q("SELECT market_id, period, period_end, hhi, hhi_upper, attributed_pct, top_entity_id FROM concentration "
+                "WHERE run_date = :d AND market_id = 'compute.epoch.h100e-owner.ww' ORDER BY period_end")
+    deps = pd.DataFrame()
+    if sha:
+        from .sources.epoch.model import release_clusters
+
+        ents = store.read_sql("SELECT entity_id, parent_id FROM entities", settings=settings)
+        aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
+        deps = dependencies(release_clusters(sha, settings), aliases, cfg,
+                            ents.set_index("entity_id")["parent_id"].dropna().to_dict())
+    return {"release": rel.iloc[0].to_dict() if len(rel) else None,
+            "quarantined": q("SELECT dataset, sha256, as_of, run_date, reason FROM epoch_releases WHERE status = "
+                             "'quarantined' ORDER BY processed_at DESC"),
+            "markets": conc, "missing": pd.DataFrame(missing, columns=["market_id", "why"]),
+            "vendor_vs_analysts": vs.sort_values(["installed_h100e_pct", "market_id"], ascending=[False, True]),
+            "history": history, "dependencies": deps, "citation": cfg["datasets"]["gpu_clusters"]["citation"]}
+
+
 def format_table(df: pd.DataFrame) -> str:
     """Plain-text table: HHI in points without decimals, shares in percent."""
     if df.empty:
@@ -102,6 +157,7 @@ def where_results_are(settings: Settings | None = None) -> str:
         "  scores:    concentration, ownership_concentration, mhhi_drivers, lockin_scores, circular_flows, antitrust_scores",
         "  facts:     market_share_facts, investment_facts, commitment_facts, ownership_links, entities, markets",
         "  SEC:       sec_filings, sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding",
+        "  Epoch AI:  epoch_releases, epoch_clusters (compute markets: concentration WHERE layer = 'compute')",
         "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox, fetch_log",
         "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
         "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",

@@ -178,6 +178,35 @@ sec_shares_outstanding = sa.Table(
 
 SEC_TABLES = {t.name: t for t in (sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding)}
 
+# ---- Epoch AI datasets (riskmodels.sources.epoch.daily; the epoch_compute DAG). One row per release
+# fetched (content-addressed): what became of it; the rows of each published release, point in time by
+# the release's as_of date (the daily run reads the latest published release known by its date).
+epoch_releases = sa.Table(
+    "epoch_releases", metadata,
+    sa.Column("dataset", sa.String(64), primary_key=True), sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False), sa.Column("as_of", sa.Date, nullable=False),
+    # published | quarantined (the release does not parse or fails a critical expectation)
+    sa.Column("status", sa.String(16), nullable=False), sa.Column("reason", sa.Text),
+    sa.Column("rows", sa.Integer), sa.Column("landing_path", sa.Text),
+    sa.Column("run_date", sa.Date, nullable=False), sa.Column("processed_at", sa.DateTime, nullable=False),
+)
+
+# "Data on GPU Clusters": the columns config/epoch.yaml selects, under their short names; cells as
+# Epoch writes them (multi-valued, with confidence hashtags), H100e and power typed, dates at the end
+# of their precision
+epoch_clusters = sa.Table(
+    "epoch_clusters", metadata,
+    sa.Column("release_sha256", sa.String(64), primary_key=True), sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False), sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("certainty", sa.String(32)), sa.Column("h100e", sa.Float), sa.Column("owner", sa.Text),
+    sa.Column("users", sa.Text), sa.Column("country", sa.String(120)), sa.Column("first_operational", sa.Date),
+    sa.Column("decommissioned", sa.Date), sa.Column("possible_duplicate", sa.String(16)),
+    sa.Column("exclude", sa.String(16)), sa.Column("vendor", sa.String(160)), sa.Column("chip", sa.Text),
+    sa.Column("power_mw", sa.Float), sa.Column("source", sa.Text),
+)
+
+EPOCH_TABLES = {t.name: t for t in (epoch_clusters,)}
+
 entities = sa.Table(
     "entities", metadata,
     sa.Column("entity_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text, nullable=False),
@@ -323,7 +352,7 @@ def _same(dataset: str, *cols: str) -> dict[str, str]:
 
 
 PROVENANCE_COLUMNS = ("source", "source_url", "source_date", "confidence", "ref_file", "ref_row")
-for _t in SEC_TABLES.values():  # each SEC fact table is validated by the suite of its own name
+for _t in (*SEC_TABLES.values(), *EPOCH_TABLES.values()):  # each source table: the suite of its own name
     _lineage(_t, _same(_t.name, *[c.name for c in _t.columns]))
 _lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes", "cik",
                          "cik_status", "cusips", "cusips_status", "lei"))
@@ -718,6 +747,24 @@ def publish_sec(filings: list[dict], facts: dict[str, pd.DataFrame], settings: S
                 conn.execute(sec_filings.delete().where(sec_filings.c.accession.in_(accs[lo:lo + 500])))
             _bulk_insert(conn, sec_filings, typed)
         counts["sec_filings"] = len(filings)
+    return counts
+
+
+def publish_epoch(release: dict, rows: dict[str, pd.DataFrame], settings: Settings | None = None) -> dict:
+    """Write one Epoch release in ONE transaction: its rows (replaced by release sha256) and its
+    ``epoch_releases`` row (upserted). A quarantined release writes its release row only, so the
+    previous published release stays the one the daily run reads. Returns rows per table."""
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+    counts = {}
+    with transaction(engine) as conn:
+        for name, frame in rows.items():
+            table = EPOCH_TABLES[name]
+            conn.execute(table.delete().where(table.c.release_sha256 == release["sha256"]))
+            counts[name] = _bulk_insert(conn, table, conform(frame.assign(release_sha256=release["sha256"]), table))
+        conn.execute(epoch_releases.delete().where((epoch_releases.c.dataset == release["dataset"])
+                                                   & (epoch_releases.c.sha256 == release["sha256"])))
+        conn.execute(epoch_releases.insert().values(**{c.name: release.get(c.name) for c in epoch_releases.columns}))
     return counts
 
 

@@ -30,7 +30,7 @@ def dagbag(airflow_db):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"ai_stack_daily", "sec_filings"}
+    assert set(dagbag.dag_ids) == {"ai_stack_daily", "sec_filings", "epoch_compute"}
 
 
 def test_structure(dagbag):
@@ -53,6 +53,10 @@ def test_structure(dagbag):
     assert {a.uri for a in sec.task_dict["announce"].outlets} == {
         f"riskmodels://store/{t}" for t in ("sec_stakes", "sec_holdings", "sec_segment_revenue", "sec_shares_outstanding")}
     assert "riskmodels://store/sec_holdings" in repr(dag.timetable.asset_condition)
+    # ... or when the Epoch source publishes a new release
+    ep = dagbag.dags["epoch_compute"]
+    assert {a.uri for a in ep.task_dict["announce"].outlets} == {"riskmodels://store/epoch_clusters"}
+    assert "riskmodels://store/epoch_clusters" in repr(dag.timetable.asset_condition)
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_exponential_backoff
     assert {a.uri for a in dag.task_dict["publish"].outlets} == {
@@ -61,7 +65,7 @@ def test_structure(dagbag):
                                             "circular_flows", "antitrust_scores")}
 
 
-@pytest.mark.parametrize("dag_file", ["ai_stack_daily.py", "sec_filings.py"])
+@pytest.mark.parametrize("dag_file", ["ai_stack_daily.py", "sec_filings.py", "epoch_compute.py"])
 def test_dag_file_parses_without_heavy_imports(dag_file):
     code = ("import runpy, sys; runpy.run_path(sys.argv[1]);"
             "import json; print(json.dumps(sorted(m for m in ('pandas', 'great_expectations', 'sklearn',"
@@ -154,3 +158,29 @@ def test_sec_filings_dag_replays_edgar_and_is_safe_to_rerun(airflow_db, dagbag, 
     # the second day fetched no document again: only the discovery endpoints (JSON answers 304)
     assert not again.url.str.contains("/Archives/").any(), again
     assert again[again.url.str.contains("submissions/CIK0000789019")].not_modified.all()
+
+
+def test_epoch_compute_dag_publishes_the_release_once_and_the_daily_run_scores_it(airflow_db, dagbag, workspace):
+    """fetch_and_load publishes the recorded release and announce updates the Asset; a rerun gets a
+    304 (nothing new: announce skipped); ai_stack_daily then publishes the compute markets."""
+    from airflow.utils.state import DagRunState
+
+    from riskmodels import store
+
+    ep = dagbag.dags["epoch_compute"]
+    dr = ep.test(logical_date=pendulum.datetime(2026, 11, 24, 5, tz="UTC"))
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert dr.state == DagRunState.SUCCESS and states == {"fetch_and_load": "success", "announce": "success",
+                                                          "alerts": "success"}, states
+    rel = store.read_sql("SELECT status, rows, as_of FROM epoch_releases")
+    assert rel.to_dict("records") == [{"status": "published", "rows": 786, "as_of": "2025-12-17"}]
+    dr2 = ep.test(logical_date=pendulum.datetime(2026, 11, 24, 5, tz="UTC"))
+    assert {ti.task_id: ti.state for ti in dr2.get_task_instances()}["announce"] == "skipped"
+    assert store.read_sql("SELECT COUNT(*) AS n FROM epoch_clusters").n.item() == 786
+    daily = dagbag.dags["ai_stack_daily"].test(logical_date=pendulum.datetime(2026, 11, 24, 6, tz="UTC"))
+    assert daily.state == DagRunState.SUCCESS
+    c = store.read_sql("SELECT market_id, period, hhi, top_entity_id FROM concentration WHERE layer = 'compute' "
+                       "AND period = '2025Q4'").set_index("market_id")
+    assert round(c.loc["compute.epoch.h100e-owner.ww", "hhi"]) == 1264
+    assert c.loc["compute.epoch.h100e-owner.ww", "top_entity_id"] == "xai"
+    assert c.loc["compute.epoch.h100e-vendor.ww", "top_entity_id"] == "nvidia"

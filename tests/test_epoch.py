@@ -133,3 +133,137 @@ def test_cli_prints_the_latest_quarter_and_refuses_a_drifted_file(tmp_path, work
     bad = subprocess.run([sys.executable, "-m", "riskmodels.cli", "epoch", "shares", "--file", str(drifted)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "H100 equivalents" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# --------------------------------------------------------------------------- slice 2: store, daily model, alerts
+DAY = pd.Timestamp("2024-10-15").date()
+
+
+def _load(raw: bytes, as_of: str, run_date=DAY):
+    import datetime as dt
+    import hashlib
+
+    from riskmodels.sources.epoch.daily import load_release
+
+    return load_release("gpu_clusters", raw, hashlib.sha256(raw).hexdigest(), "https://epoch.ai/test/gpu_clusters.csv",
+                        dt.date.fromisoformat(as_of), run_date)
+
+
+def test_a_release_is_published_then_scored_point_in_time_and_a_bad_one_is_quarantined(workspace):
+    import datetime as dt
+
+    from riskmodels import store
+    from riskmodels.sources.epoch.model import compute_rows, latest_release
+
+    ents = pd.DataFrame({"entity_id": ["microsoft", "openai", "xai"]})
+    assert _load(release(SMALL), "2024-09-30")["status"] == "published"
+    assert store.read_sql("SELECT COUNT(*) AS n FROM epoch_clusters").n.item() == len(SMALL)
+    # before the release's as-of date nothing is known
+    assert compute_rows(dt.date(2024, 9, 29), ents)["sha256"] is None
+    rows = compute_rows(DAY, ents)
+    s = rows["market_shares"].set_index(["market_id", "period", "entity_id"])["share_pct"]
+    # hand-checked (see SMALL): 2024Q3 worldwide owners: xAI 500, Microsoft 150, OpenAI 150 of 1,000
+    assert s[("compute.epoch.h100e-owner.ww", "2024Q3", "xai")] == pytest.approx(50.0)
+    assert s[("compute.epoch.h100e-owner.ww", "2024Q3", "microsoft")] == pytest.approx(15.0)
+    assert s.xs(("compute.epoch.h100e-owner.ww", "2024Q3")).sum() == pytest.approx(80.0)   # C is the remainder
+    # incl. planned (release quarter only): E (Planned, certainty empty -> weight 0) adds nothing; a Likely one
+    # counts half
+    assert set(rows["market_shares"].query("market_id.str.endswith('incl-planned')", engine="python").period) == {"2024Q3"}
+    # no cluster has a country: the country markets are empty, the worldwide ones are not
+    assert not rows["market_shares"].market_id.str.contains(r"\.us$|\.cn$|\.rest$").any()
+    assert set(rows["markets"].market_id) == {"compute.epoch.h100e-owner.ww", "compute.epoch.h100e-vendor.ww",
+                                              "compute.epoch.h100e-owner.ww-incl-planned"}
+    first = latest_release(DAY)["sha256"]
+    # a release that renamed a column, and one with a negative H100e: quarantined, the first stays the one scored
+    drift = _load(release(SMALL, drop=("Owner",)), "2024-10-01")
+    assert drift["status"] == "quarantined" and "'Owner'" in drift["reason"]
+    neg = _load(release([dict(SMALL[0], h100e="-5")] + SMALL[1:]), "2024-10-02")
+    assert neg["status"] == "quarantined" and "row 1" in neg["reason"] and "h100e" in neg["reason"], neg["reason"]
+    assert latest_release(DAY)["sha256"] == first
+    assert store.read_sql("SELECT COUNT(*) AS n FROM epoch_clusters").n.item() == len(SMALL)
+    v = store.read_sql("SELECT dataset, success, mode, details FROM validation_results WHERE dataset = 'epoch_clusters' "
+                       "ORDER BY validated_at")
+    assert v.success.astype(bool).tolist() == [True, False, False] and v["mode"].iloc[1] == "parse"
+    assert "'Owner'" in v.details.iloc[1]
+    # a release with planned capacity of each certainty
+    planned = SMALL + [{"name": "P1", "status": "Planned", "certainty": "Likely", "h100e": "1000", "owner": "OpenAI",
+                        "first_operational": "2026-01"},
+                       {"name": "P2", "status": "Planned", "certainty": "Unlikely", "h100e": "1000", "owner": "xAI"}]
+    assert _load(release(planned), "2024-10-03")["status"] == "published"
+    s = compute_rows(DAY, ents)["market_shares"].query("market_id == 'compute.epoch.h100e-owner.ww-incl-planned'")
+    s = s.set_index("entity_id")["share_pct"]
+    # 2024Q4 = the as-of quarter: existing A 300, B 500, C 200 (D gone) = 1,000; + P1 1,000 x 0.5 + P2 1,000 x 0.1
+    # (E has no certainty: weight 0) = 1,600
+    assert s["openai"] == pytest.approx((150 + 500) / 1600 * 100)
+    assert s["xai"] == pytest.approx((500 + 100) / 1600 * 100)
+
+
+def test_the_daily_run_publishes_compute_markets_alerts_on_them_and_keeps_them_after_a_bad_release(replay, workspace):
+    """The recorded release through the daily run: the compute markets with HHI, interval, CR1,
+    zone; their alert rules; the report's Compute section with the CC BY credit; a quarantined
+    release later leaves the compute scores of the next run as they were."""
+    import datetime as dt
+
+    from riskmodels import pipeline, store
+    from riskmodels.htmlreport import build_report
+    from riskmodels.sources.client import FetchClient
+    from riskmodels.sources.epoch.daily import run_day
+
+    http = FetchClient(family="epoch", user_agent="riskmodels tests tests@example.org", rewrite=replay.rewrite,
+                       served_by="replay", retries=1, backoff=0.05)
+    d = dt.date(2026, 11, 24)
+    out = run_day(d, http=http)
+    assert out["published"] == ["epoch_clusters"] and out["new"] == 1
+    assert run_day(d, http=http)["new"] == 0                              # 304: nothing new
+    pipeline.run(d, run_id="compute-1")
+    c = store.read_sql("SELECT * FROM concentration WHERE run_date = :d AND layer = 'compute' AND period = '2025Q4'",
+                       {"d": d}).set_index("market_id")
+    ww = c.loc["compute.epoch.h100e-owner.ww"]
+    assert round(ww.hhi) == 1264 and ww.top_entity_id == "xai" and round(ww.cr1, 2) == 32.27
+    assert round(ww.attributed_pct, 1) == 88.0 and ww.hhi_upper > ww.hhi and ww.zone == "moderately concentrated"
+    assert c.loc["compute.epoch.h100e-vendor.ww", "zone"] == "highly concentrated"
+    assert "compute.epoch.h100e-owner.cn" not in c.index                  # no Chinese cluster names its owner
+    hist = store.read_sql("SELECT COUNT(*) AS n FROM concentration WHERE run_date = :d AND market_id = "
+                          "'compute.epoch.h100e-owner.ww'", {"d": d}).n.item()
+    assert hist > 40                                                      # a history from first operational dates
+    runs = store.read_sql("SELECT input_hashes FROM pipeline_runs WHERE run_id = 'compute-1'")
+    assert "epoch_gpu_clusters" in json.loads(runs.input_hashes.item())
+    firing = store.read_sql("SELECT rule_id, subject_id FROM alert_state WHERE run_date = :d AND status = 'FIRING'",
+                            {"d": d})
+    pairs = set(zip(firing.rule_id, firing.subject_id))
+    assert ("compute-hhi-highly-concentrated", "compute.epoch.h100e-vendor.ww") in pairs
+    assert ("compute-owner-over-30", "compute.epoch.h100e-owner.ww:xai") in pairs
+    assert not {r for r, s in pairs if r == "hhi-highly-concentrated" and s.startswith("compute.")}
+    page = build_report(d).read_text()
+    assert "id='compute'" in page and "Epoch AI, &#x27;Data on GPU Clusters&#x27;" in page and "CC BY 4.0" in page
+    # a new release with a column dropped upstream: quarantined, alerted; the next run scores the old one
+    raw = (ROOT / "data" / "recorded" / "epoch" / "gpu_clusters" / "gpu_clusters.csv").read_bytes()
+    replay.misbehave("https://epoch.ai/data/generated/gpu_clusters/gpu_clusters.csv",
+                     ("body", raw.replace(b"H100 equivalents", b"H100e", 1), "text/csv"))
+    d2 = dt.date(2026, 11, 25)
+    bad = run_day(d2, http=http)
+    assert bad["quarantined"] and "H100 equivalents" in bad["quarantined"][0]["reason"]
+    pipeline.run(d2, run_id="compute-2")
+    c2 = store.read_sql("SELECT market_id, period, hhi FROM concentration WHERE run_date = :d AND layer = 'compute'",
+                        {"d": d2})
+    c1 = store.read_sql("SELECT market_id, period, hhi FROM concentration WHERE run_date = :d AND layer = 'compute'",
+                        {"d": d})
+    pd.testing.assert_frame_equal(c1.sort_values(["market_id", "period"]).reset_index(drop=True),
+                                  c2.sort_values(["market_id", "period"]).reset_index(drop=True))
+    digest = (workspace / "outbox" / f"digest-{d2}.eml").read_text()
+    assert "epoch_clusters" in digest and "H100 equivalents" in digest
+
+
+def test_a_new_large_cluster_in_a_later_release_fires_the_watch_rule(workspace):
+    import datetime as dt
+
+    from riskmodels.alerts import metric_frame
+
+    assert _load(release(SMALL), "2024-09-30")["status"] == "published"
+    assert metric_frame("new_cluster", DAY).empty                          # the first release is the baseline
+    big = SMALL + [{"name": "Colossus 3", "status": "Existing", "h100e": "250000", "owner": "xAI",
+                    "first_operational": "2024-10-01", "country": "United States of America"}]
+    assert _load(release(big), "2024-10-10")["status"] == "published"
+    obs = metric_frame("new_cluster", DAY)
+    assert obs.subject_id.tolist() == ["cluster:Colossus 3"] and obs.value.tolist() == [250000.0]
+    assert metric_frame("new_cluster", dt.date(2024, 10, 5)).empty        # point in time: not known yet

@@ -20,7 +20,7 @@ from riskmodels.validate import DataQualityError, load_suite_dict, prepare_frame
 SUITES = {name: spec["suite"] for name, spec in pipeline.load_sources()["datasets"].items()}
 #: the suite of every dataset a store column comes from: the daily datasets and the SEC fact
 #: tables (validated by the suite of their own name when the sec_filings DAG loads them)
-ALL_SUITES = {**SUITES, **{name: name for name in store.SEC_TABLES}}
+ALL_SUITES = {**SUITES, **{name: name for name in (*store.SEC_TABLES, *store.EPOCH_TABLES)}}
 
 
 def _critical(doc: dict) -> list[dict]:

@@ -83,7 +83,8 @@ def split_tagged(cells: pd.Series) -> pd.DataFrame:
 
 
 def slug(names: pd.Series) -> pd.Series:
-    return "epoch:" + names.str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True).str.strip("-")
+    """``epoch:<lower-case name, dashes>``, at most 64 characters (the registry's id length)."""
+    return "epoch:" + names.str.lower().str.replace(r"[^a-z0-9]+", "-", regex=True).str.strip("-").str[:58]
 
 
 def resolve(names: pd.Series, aliases: pd.DataFrame, context: str = "compute") -> pd.Series:
@@ -149,3 +150,41 @@ def installed_shares(clusters: pd.DataFrame, by: str, aliases: pd.DataFrame, cfg
         "period": labels[q], "entity_id": np.asarray(uniq)[ent], "raw_name": raw[ent], "h100e": per[ent, q],
         "total_h100e": total[q], "share_pct": per[ent, q] / total[q] * 100.0, "clusters": n_clusters[ent, q],
         "undated": undated}).sort_values(["period", "share_pct"], ascending=[True, False]).reset_index(drop=True)
+
+
+def dependencies(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict,
+                 parents: dict | None = None) -> pd.DataFrame:
+    """Owner -> user compute links of the counted clusters whose listed users include someone other
+    than an owner and whom the alias table knows (the firms this project watches; free-text user
+    categories such as "Cloud" or "Academia" are not firms and are dropped): ``owner_id``,
+    ``user_id`` (names resolved like :func:`resolve`), ``h100e`` and
+    ``power_mw`` (a cluster's figure split equally over its owner x other-user pairs; MW where
+    Epoch gives it), ``clusters`` (how many), ``confidence`` (the users cell's hashtags, e.g.
+    ``likely``, joined) and ``names`` (up to three cluster names). ``parents`` (entity id -> parent
+    id) drops links inside one group (Microsoft -> Microsoft Azure). Sorted by H100e, largest first."""
+    c = counted(clusters, cfg)
+    c = c[c["h100e"].notna() & (c["h100e"] > 0)]
+    ctx = cfg.get("alias_context", "compute")
+    own = split_tagged(c["owner"].where(~c["owner"].isin(cfg["unattributed_names"]), ""))
+    use = split_tagged(c["users"].where(~c["users"].isin(cfg["unattributed_names"]), ""))
+    own = own[~own["name"].isin(cfg["unattributed_names"])].assign(owner_id=lambda d: resolve(d["name"], aliases, ctx))
+    use = use[~use["name"].isin(cfg["unattributed_names"])].assign(user_id=lambda d: resolve(d["name"], aliases, ctx))
+    use = use[~use["user_id"].str.startswith("epoch:")]
+    pairs = own[["idx", "owner_id"]].merge(use[["idx", "user_id", "confidence"]], on="idx")
+    owners_of = own.groupby("idx")["owner_id"].agg(set)
+    pairs = pairs[[u not in owners_of.get(i, set()) for i, u in zip(pairs["idx"], pairs["user_id"])]]
+    if parents:
+        top = lambda ids: ids.map(lambda i: parents.get(i) or i)  # noqa: E731
+        pairs = pairs[top(pairs["owner_id"]).to_numpy() != top(pairs["user_id"]).to_numpy()]
+    cols = ["owner_id", "user_id", "h100e", "power_mw", "clusters", "confidence", "names"]
+    if pairs.empty:
+        return pd.DataFrame(columns=cols)
+    n = pairs.groupby("idx")["idx"].transform("size").to_numpy()
+    pos = pd.Index(c.index).get_indexer(pairs["idx"])
+    pairs = pairs.assign(h100e=c["h100e"].to_numpy(float)[pos] / n, power_mw=c["power_mw"].to_numpy(float)[pos] / n,
+                         cluster=c["name"].to_numpy()[pos])
+    out = pairs.groupby(["owner_id", "user_id"]).agg(
+        h100e=("h100e", "sum"), power_mw=("power_mw", lambda s: s.sum(min_count=1)), clusters=("cluster", "nunique"),
+        confidence=("confidence", lambda s: ", ".join(sorted(set(s.dropna()))) or None),
+        names=("cluster", lambda s: "; ".join(list(dict.fromkeys(s))[:3]))).reset_index()
+    return out.sort_values("h100e", ascending=False).reset_index(drop=True)[cols]

@@ -1,0 +1,83 @@
+"""
+### epoch_compute: Epoch AI open data -> fetch (conditional GET) -> validate -> publish or quarantine
+
+Every day at 05:00 UTC this DAG fetches each dataset of `config/epoch.yaml` (Epoch AI, CC BY
+4.0) through the one fetch-and-land client with a conditional GET. A new release (new bytes) is
+parsed with its columns selected by name (a dropped or renamed column fails with the file, row
+and column named), validated with `expectations/epoch_clusters.json` and published to
+`epoch_clusters` (one transaction with its `epoch_releases` row); a malformed release is
+quarantined, the previous one stays what `ai_stack_daily` scores, and the digest says why.
+
+When a release was published, `announce` updates the Epoch Asset, which starts `ai_stack_daily`
+(the compute markets `compute.epoch.*`). Reruns are safe: a 304 or known bytes change nothing.
+
+Offline by default (the copies in `data/recorded/epoch` replayed by a loopback server under
+Epoch's URLs); `RISKMODELS_SOURCES_MODE=live` fetches epoch.ai.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
+
+from riskmodels.assets import EPOCH_DATA
+from riskmodels.notify import RunFailureNotifier
+
+
+def _run_date(data_interval_end):
+    import datetime
+
+    d = data_interval_end.astimezone(datetime.timezone.utc)  # pendulum or datetime
+    return datetime.date(d.year, d.month, d.day)
+
+
+@dag(
+    dag_id="epoch_compute",
+    schedule=CronDataIntervalTimetable("0 5 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": RunFailureNotifier(),
+    },
+    tags=["riskmodels", "sources", "epoch"],
+    doc_md=__doc__,
+)
+def epoch_compute():
+    @task(multiple_outputs=False)
+    def fetch_and_load(data_interval_end=None, run_id=None) -> dict:
+        """Conditional GET of each dataset; a new release is validated and published or quarantined."""
+        from riskmodels.sources.epoch.daily import run_day
+
+        return run_day(_run_date(data_interval_end), run_id)
+
+    @task(outlets=EPOCH_DATA, multiple_outputs=False)
+    def announce(summary: dict) -> list:
+        """Updates the Epoch Asset only when a release was published (a skipped task emits none)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        if not summary["published"]:
+            raise AirflowSkipException("no new Epoch release: the Asset stays as it was")
+        return summary["published"]
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
+    def alerts(summary: dict, data_interval_end=None, run_id=None) -> dict:
+        """The digest lists a quarantined release (failed validation) with its reason."""
+        from riskmodels.pipeline import alert
+
+        out = alert(_run_date(data_interval_end), run_id)
+        if out["failed"]:
+            raise RuntimeError(f"digest(s) {out['failed']} not delivered; they stay queued for the retry")
+        return out
+
+    summary = fetch_and_load()
+    announce(summary)
+    alerts(summary)
+
+
+epoch_compute()
