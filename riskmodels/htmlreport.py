@@ -310,6 +310,20 @@ def compute_section(d, names: dict, settings: Settings) -> str:
                     "measure different things; they are shown side by side, never averaged.</small></p><table><tr>"
                     "<th>vendor</th><th>installed H100e</th><th>analyst series (latest period)</th></tr>"
                     + "".join(rows) + "</table>")
+    g = t["chip_owner_gap"]
+    if len(g):
+        tot = g["total_h100e"].dropna()
+        html.append("<h3>Chip-owner estimates against the cluster-derived figure</h3><p><small>Epoch's \"AI Chip "
+                    "Owners\" estimates as reported (all chips a firm owns, shares of the reported rows' sum) beside the "
+                    "shares of installed H100e in the GPU-clusters dataset (the large clusters Epoch has documented"
+                    + (f", {tot.iloc[0]:,.0f} H100e in all" if len(tot) else "") + "). The gap is in percentage "
+                    "points; a large one means most of an owner's chips sit outside the documented clusters.</small></p>"
+                    "<table><tr><th>owner</th><th>chip owners (as reported)</th><th>cluster-derived</th><th>gap</th>"
+                    "</tr>" + "".join(
+                        f"<tr><td>{E(names.get(r.entity_id, r.entity_id))}</td><td>{r.chip_owner_pct:.1f}% <small>"
+                        f"({E(r.chip_owner_period)})</small></td><td>{_cell(r.cluster_pct, '{:.1f}%')} <small>"
+                        f"{E(str(r.cluster_period)) if isinstance(r.cluster_period, str) else 'no cluster'}</small></td>"
+                        f"<td>{r.gap_points:+.1f} pts</td></tr>" for r in g.itertuples()) + "</table>")
     dep = t["dependencies"]
     html.append("<h3>Owner → user compute dependencies (clusters)</h3>" + (
         "<table><tr><th>owner</th><th>user</th><th>H100e</th><th>MW</th><th>clusters</th></tr>" + "".join(

@@ -197,23 +197,24 @@ def with_filed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, settings
 
 
 def with_compute_rows(frames: dict[str, pd.DataFrame], run_date: dt.date,
-                      settings: Settings) -> tuple[dict, str | None]:
-    """``frames`` plus the compute markets and their share rows from the latest published Epoch
-    release known by ``run_date`` (:func:`riskmodels.sources.epoch.model.compute_rows`), and that
-    release's sha256 (None when the store holds none)."""
+                      settings: Settings) -> tuple[dict, str | None, list[str]]:
+    """``frames`` plus the compute markets and their share rows (the latest published Epoch release
+    known by ``run_date`` and the ``compute_ownership`` dataset:
+    :func:`riskmodels.sources.epoch.model.compute_rows`), that release's sha256 (None when the
+    store holds none) and the compute market ids added."""
     from .sources.epoch.model import compute_rows
 
     if not {"entities", "markets", "market_shares"} <= set(frames):
-        return frames, None
-    rows = compute_rows(run_date, frames["entities"], settings)
-    if rows["sha256"] is None or rows["market_shares"].empty:
-        return frames, None
+        return frames, None, []
+    rows = compute_rows(run_date, frames["entities"], settings, frames.get("compute_ownership"))
+    if rows["market_shares"].empty:
+        return frames, None, []
     out = dict(frames)
-    for name in ("markets", "market_shares"):
-        add = rows[name].assign(input_sha256=rows["sha256"])
+    add = {"markets": rows["markets"].assign(input_sha256=rows["sha256"]), "market_shares": rows["market_shares"]}
+    for name, frame in add.items():
         base = out[name]
-        out[name] = pd.concat([base, add[[c for c in add.columns if c in base.columns]]], ignore_index=True)
-    return out, rows["sha256"]
+        out[name] = pd.concat([base, frame[[c for c in frame.columns if c in base.columns]]], ignore_index=True)
+    return out, rows["sha256"], sorted(rows["markets"]["market_id"])
 
 
 def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
@@ -224,7 +225,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
     frames, filed_sha = with_filed_rows(frames, run_date, settings)
-    frames, compute_sha = with_compute_rows(frames, run_date, settings)
+    frames, compute_sha, compute_ids = with_compute_rows(frames, run_date, settings)
     from .sources.sec.model import sec_markets
 
     partial = frozenset(sec_markets(settings)["market_id"])
@@ -237,6 +238,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)
     staged["filed_sha256"] = filed_sha
     staged["compute_sha256"] = compute_sha
+    staged["compute_markets"] = compute_ids
     return staged
 
 
@@ -253,10 +255,12 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
         from .sources.sec.model import sec_markets
 
         dims["markets"] = pd.concat([dims["markets"], sec_markets(settings)], ignore_index=True)
-    if staged.get("compute_sha256") and "markets" in dims:
+    if staged.get("compute_markets") and "markets" in dims:
         from .sources.epoch.model import compute_markets
 
-        dims["markets"] = pd.concat([dims["markets"], compute_markets(settings)], ignore_index=True)
+        mk = compute_markets(settings)
+        dims["markets"] = pd.concat([dims["markets"], mk[mk["market_id"].isin(staged["compute_markets"])]],
+                                    ignore_index=True)
     dims = {name: store.conform(frame, store.DIMENSION_TABLES[name]) for name, frame in dims.items()}
     hashes = {r["dataset"]: r["sha256"] for r in refs}
     if staged.get("filed_sha256"):

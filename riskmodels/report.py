@@ -82,7 +82,9 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
     top entity), ``missing`` (configured compute markets without a row: why), ``vendor_vs_analysts``
     (each vendor's share of installed H100e beside its share in the latest period of each
     accelerator-layer analyst series, percent), ``history`` (the owner series' HHI per quarter)
-    and ``dependencies`` (owner -> user links of the counted clusters among registry firms, H100e)."""
+    ``dependencies`` (owner -> user links of the counted clusters among registry firms, H100e) and
+    ``chip_owner_gap`` (each owner's share in Epoch's chip-owner estimates as reported beside its
+    cluster-derived share of the release's quarter, and the gap in percentage points)."""
     import json
 
     from .sources.epoch import epoch_config
@@ -113,20 +115,33 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
         analysts[["entity_id", "market_id", "period", "share_pct"]], on="entity_id", how="left")
     history = q("SELECT market_id, period, period_end, hhi, hhi_upper, attributed_pct, top_entity_id FROM concentration "
                 "WHERE run_date = :d AND market_id = 'compute.epoch.h100e-owner.ww' ORDER BY period_end")
-    deps = pd.DataFrame()
+    deps, gap = pd.DataFrame(), pd.DataFrame()
+    chip = facts[facts["market_id"] == cfg["chip_owners"]["market"]][["entity_id", "period", "share_pct"]]
     if sha:
+        from .sources.epoch.clusters import installed_shares
         from .sources.epoch.model import release_clusters
 
         ents = store.read_sql("SELECT entity_id, parent_id FROM entities", settings=settings)
         aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
-        deps = dependencies(release_clusters(sha, settings), aliases, cfg,
-                            ents.set_index("entity_id")["parent_id"].dropna().to_dict())
+        clusters = release_clusters(sha, settings)
+        deps = dependencies(clusters, aliases, cfg, ents.set_index("entity_id")["parent_id"].dropna().to_dict())
+        if len(chip):
+            # the chip-owner estimates against the cluster-derived owner shares of the release's quarter
+            inst = installed_shares(clusters, "owner", aliases, cfg, pd.Timestamp(rel["as_of"].iloc[0]))
+            inst = inst[inst["period"] == inst["period"].max()]
+            gap = chip.rename(columns={"share_pct": "chip_owner_pct", "period": "chip_owner_period"}).merge(
+                inst[["entity_id", "period", "share_pct", "h100e", "total_h100e"]].rename(
+                    columns={"share_pct": "cluster_pct", "period": "cluster_period", "h100e": "cluster_h100e"}),
+                on="entity_id", how="left")
+            gap["gap_points"] = gap["chip_owner_pct"] - gap["cluster_pct"].fillna(0.0)
+            gap = gap.sort_values("chip_owner_pct", ascending=False).reset_index(drop=True)
     return {"release": rel.iloc[0].to_dict() if len(rel) else None,
             "quarantined": q("SELECT dataset, sha256, as_of, run_date, reason FROM epoch_releases WHERE status = "
                              "'quarantined' ORDER BY processed_at DESC"),
             "markets": conc, "missing": pd.DataFrame(missing, columns=["market_id", "why"]),
             "vendor_vs_analysts": vs.sort_values(["installed_h100e_pct", "market_id"], ascending=[False, True]),
-            "history": history, "dependencies": deps, "citation": cfg["datasets"]["gpu_clusters"]["citation"]}
+            "history": history, "dependencies": deps, "chip_owner_gap": gap,
+            "citation": cfg["datasets"]["gpu_clusters"]["citation"]}
 
 
 def format_table(df: pd.DataFrame) -> str:

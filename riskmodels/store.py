@@ -357,8 +357,12 @@ for _t in (*SEC_TABLES.values(), *EPOCH_TABLES.values()):  # each source table: 
 _lineage(entities, _same("entities", "entity_id", "name", "kind", "layers", "parent_id", "country", "notes", "cik",
                          "cik_status", "cusips", "cusips_status", "lei"))
 _lineage(markets, _same("markets", "market_id", "layer", "definition", "geography", "analyst", "metric"))
-_lineage(market_share_facts, _same("market_shares", "market_id", "period", "entity_id", "share_pct",
-                                   "market_size_usd_bn", *PROVENANCE_COLUMNS))
+_lineage(market_share_facts, {**_same("market_shares", "market_id", "period", "entity_id", "share_pct",
+                                      "market_size_usd_bn", *PROVENANCE_COLUMNS),
+                              # the chip-owner market (riskmodels.sources.epoch.model.chip_owner_shares)
+                              **{c: [f"market_shares.{c}", f"compute_ownership.{c}"]
+                                 for c in ("source", "source_url", "source_date", "confidence")},
+                              "share_pct": ["market_shares.share_pct", "compute_ownership.h100e_millions"]})
 _lineage(concentration, {"market_id": "market_shares.market_id", "period": "market_shares.period",
                          "period_end": "market_shares.period", "layer": "markets.layer", "analyst": "markets.analyst",
                          "top_entity_id": "market_shares.entity_id", "min_confidence": "market_shares.confidence",

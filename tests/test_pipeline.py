@@ -36,7 +36,13 @@ def dump(run_date=None) -> dict[str, pd.DataFrame]:
 def expected_market_periods(run_date: dt.date) -> set[tuple[str, str]]:
     shares = pd.read_csv(ROOT / "data" / "market_shares.csv", dtype=str)
     shares = shares[known_by(shares, ["source_date", "period"], run_date)]
-    return set(map(tuple, shares[["market_id", "period"]].drop_duplicates().to_numpy()))
+    out = set(map(tuple, shares[["market_id", "period"]].drop_duplicates().to_numpy()))
+    # plus the chip-owner market from compute_ownership.csv (Epoch's estimates as reported)
+    own = pd.read_csv(ROOT / "data" / "compute_ownership.csv", dtype=str)
+    own = own[known_by(own, ["as_of", "source_date"], run_date) & own["h100e_millions"].notna()
+              & (own["metric"] == "cumulative AI compute owned (H100-equivalents)")]
+    quarters = pd.PeriodIndex(pd.to_datetime(own["as_of"].str[:7], format="%Y-%m"), freq="Q").astype(str)
+    return out | {("compute.epoch-chip-owners.h100e-owner.ww", q) for q in set(quarters)}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

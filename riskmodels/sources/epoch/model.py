@@ -88,6 +88,8 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
     citation = cfg["datasets"]["gpu_clusters"]["citation"]
     parts = []
     for mid, m in cfg["markets"].items():
+        if m["by"] not in ("owner", "vendor"):
+            continue
         c = clusters
         if m.get("countries"):
             c = c[c["country"].isin(m["countries"])]
@@ -115,22 +117,63 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
     return pd.concat(parts, ignore_index=True)[SHARE_COLUMNS]
 
 
-def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings | None = None) -> dict:
-    """Rows for the daily run: ``markets``, ``market_shares`` and the release's ``sha256`` (None
-    and empty frames when no published release is known by ``run_date``)."""
+def chip_owner_shares(ownership: pd.DataFrame, aliases: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Market-share rows of ``chip_owners.market`` from the typed ``compute_ownership`` dataset
+    (Epoch AI's chip-owner estimates as reported): per ``as_of`` snapshot, the rows of
+    ``chip_owners.metric`` with an H100e figure; each named owner's share of the snapshot's summed
+    H100e (the groups of ``chip_owners.remainder_names`` count in the sum but are nobody's, like
+    an unattributed market share). Period: the calendar quarter of ``as_of``. Shares in percent."""
+    from .clusters import resolve
+
+    co = cfg["chip_owners"]
+    f = ownership[(ownership["metric"] == co["metric"]) & ownership["h100e_millions"].notna()].copy()
+    if f.empty:
+        return pd.DataFrame(columns=SHARE_COLUMNS)
+    f["ref_row"] = f.index + 1 if "ref_row" not in f else f["ref_row"]
+    total = f.groupby("as_of")["h100e_millions"].transform("sum")
+    f = f[~f["owner"].isin(co["remainder_names"]) & (total > 0)]
+    total = total[f.index]
+    if f.empty:
+        return pd.DataFrame(columns=SHARE_COLUMNS)
+    period = pd.PeriodIndex(pd.to_datetime(f["as_of"].astype(str).str[:7], format="%Y-%m"), freq="Q").astype(str)
+    return pd.DataFrame({
+        "market_id": co["market"], "period": period, "period_type": "quarter",
+        "entity_id": resolve(f["owner"].astype(str), aliases, cfg.get("alias_context", "compute")).to_numpy(),
+        "raw_name": f["owner"].to_numpy(), "share_pct": (f["h100e_millions"] / total * 100.0).to_numpy(),
+        "market_size_usd_bn": None, "units_m": None, "revenue_usd_bn": None, "segment": None,
+        "metric": co["metric"], "estimate_type": "Epoch AI estimate as reported",
+        "source": f["source"].to_numpy(), "source_url": f["source_url"].to_numpy(),
+        "source_date": f["source_date"].astype(str).to_numpy(), "confidence": f["confidence"].to_numpy(),
+        "notes": ("as of " + f["as_of"].astype(str) + ": " + f["h100e_millions"].astype(str) + "M of "
+                  + total.round(6).astype(str) + "M H100e summed over the reported rows (groups included); "
+                  + f["notes"].fillna("").astype(str)).to_numpy(),
+        "ref_file": "compute_ownership.csv", "ref_row": f["ref_row"].to_numpy()})[SHARE_COLUMNS]
+
+
+def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings | None = None,
+                 ownership: pd.DataFrame | None = None) -> dict:
+    """Rows for the daily run: ``markets`` (the definitions of the compute markets that have rows),
+    ``market_shares`` (with ``input_sha256``: the Epoch release's, or the chip-owner dataset's),
+    ``sha256`` (the release scored; None when no published release is known by ``run_date``) and
+    ``release``. ``ownership``: the typed, point-in-time ``compute_ownership`` dataset, if any."""
     settings = settings or get_settings()
     cfg = epoch_config(settings)
     release = latest_release(run_date, "gpu_clusters", settings)
-    if release is None:
-        return {"markets": compute_markets(settings).iloc[0:0], "market_shares": pd.DataFrame(columns=SHARE_COLUMNS),
-                "sha256": None, "release": None}
     aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
-    shares = market_shares(release_clusters(release["sha256"], settings), aliases, cfg, release)
+    parts = []
+    if release is not None:
+        parts.append(market_shares(release_clusters(release["sha256"], settings), aliases, cfg, release)
+                     .assign(input_sha256=str(release["sha256"])))
+    if ownership is not None and len(ownership):
+        chip = chip_owner_shares(ownership, aliases, cfg)
+        parts.append(chip.assign(input_sha256=ownership["input_sha256"].iloc[0] if "input_sha256" in ownership else None))
+    parts = [p for p in parts if len(p)]
+    shares = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*SHARE_COLUMNS, "input_sha256"])
     # unknown owners keep an id of their own (epoch:<slug>): they are firms, not the remainder
     known = set(entities["entity_id"]) if "entity_id" in entities else set()
     shares["notes"] = np.where(shares["entity_id"].isin(known), shares["notes"],
-                               shares["notes"] + "; not in the registry: id from Epoch's name")
+                               shares["notes"].astype(str) + "; not in the registry: id from Epoch's name")
     mk = compute_markets(settings)
     mk = mk[mk["market_id"].isin(set(shares["market_id"]))]
-    return {"markets": mk.reset_index(drop=True), "market_shares": shares, "sha256": str(release["sha256"]),
-            "release": release}
+    return {"markets": mk.reset_index(drop=True), "market_shares": shares.reset_index(drop=True),
+            "sha256": None if release is None else str(release["sha256"]), "release": release}
