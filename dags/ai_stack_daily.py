@@ -24,7 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
 
-from riskmodels.assets import SEC_FACTS, EPOCH_CLUSTERS
+from riskmodels.assets import EPOCH_DATA, SEC_FACTS
 from riskmodels.notify import RunFailureNotifier
 
 CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/concentration")
@@ -60,7 +60,7 @@ def _all(refs) -> list:
     # daily, and whenever the sec_filings DAG writes new facts (any of its Assets)
     schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
                                  assets=(SEC_FACTS[0] | SEC_FACTS[1] | SEC_FACTS[2] | SEC_FACTS[3]
-                                         | EPOCH_CLUSTERS)),
+                                         | EPOCH_DATA[0] | EPOCH_DATA[1] | EPOCH_DATA[2])),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -2,14 +2,16 @@
 ### epoch_compute: Epoch AI open data -> fetch (conditional GET) -> validate -> publish or quarantine
 
 Every day at 05:00 UTC this DAG fetches each dataset of `config/epoch.yaml` (Epoch AI, CC BY
-4.0) through the one fetch-and-land client with a conditional GET. A new release (new bytes) is
-parsed with its columns selected by name (a dropped or renamed column fails with the file, row
-and column named), validated with `expectations/epoch_clusters.json` and published to
-`epoch_clusters` (one transaction with its `epoch_releases` row); a malformed release is
-quarantined, the previous one stays what `ai_stack_daily` scores, and the digest says why.
+4.0: GPU clusters, frontier AI data centers, frontier AI models) through the one fetch-and-land
+client with a conditional GET. A new release (new bytes) is parsed with its columns selected by
+name (a dropped or renamed column fails with the file, row and column named), validated with the
+suite of its table (`expectations/epoch_*.json`) and published to `epoch_clusters`,
+`epoch_data_centers` or `epoch_frontier_models` (one transaction with its `epoch_releases` row); a
+malformed release is quarantined, the previous one stays what `ai_stack_daily` scores, and the
+digest says why.
 
-When a release was published, `announce` updates the Epoch Asset, which starts `ai_stack_daily`
-(the compute markets `compute.epoch.*`). Reruns are safe: a 304 or known bytes change nothing.
+When a release was published, `announce` updates the Epoch Assets, which start `ai_stack_daily`
+(the compute markets `compute.epoch.*` and the owner -> user compute links). Reruns are safe: a 304 or known bytes change nothing.
 
 Offline by default (the copies in `data/recorded/epoch` replayed by a loopback server under
 Epoch's URLs); `RISKMODELS_SOURCES_MODE=live` fetches epoch.ai.
@@ -58,11 +60,11 @@ def epoch_compute():
 
     @task(outlets=EPOCH_DATA, multiple_outputs=False)
     def announce(summary: dict) -> list:
-        """Updates the Epoch Asset only when a release was published (a skipped task emits none)."""
+        """Updates the Epoch Assets only when a release was published (a skipped task emits none)."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         if not summary["published"]:
-            raise AirflowSkipException("no new Epoch release: the Asset stays as it was")
+            raise AirflowSkipException("no new Epoch release: the Assets stay as they were")
         return summary["published"]
 
     @task(trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)

@@ -11,7 +11,9 @@ SEC_SHARES_OUTSTANDING = Asset(name="riskmodels_sec_shares_outstanding", uri="ri
 #: what the sec_filings DAG updates when it writes facts
 SEC_FACTS = [SEC_STAKES, SEC_HOLDINGS, SEC_SEGMENT_REVENUE, SEC_SHARES_OUTSTANDING]
 EPOCH_CLUSTERS = Asset(name="riskmodels_epoch_clusters", uri="riskmodels://store/epoch_clusters")
+EPOCH_DATA_CENTERS = Asset(name="riskmodels_epoch_data_centers", uri="riskmodels://store/epoch_data_centers")
+EPOCH_FRONTIER_MODELS = Asset(name="riskmodels_epoch_frontier_models", uri="riskmodels://store/epoch_frontier_models")
 #: what the epoch_compute DAG updates when it publishes a new release
-EPOCH_DATA = [EPOCH_CLUSTERS]
+EPOCH_DATA = [EPOCH_CLUSTERS, EPOCH_DATA_CENTERS, EPOCH_FRONTIER_MODELS]
 #: any of these updated starts ai_stack_daily (besides its own schedule)
 SOURCE_ASSETS = [*SEC_FACTS, *EPOCH_DATA]

@@ -92,8 +92,9 @@ def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int =
 
 
 def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, loops: pd.DataFrame,
-                  width: int = 1100, height: int = 560) -> str:
-    """Firms by layer (columns), equity and commitment edges sized by dollars, loops in red."""
+                  width: int = 1100, height: int = 560, links: pd.DataFrame | None = None) -> str:
+    """Firms by layer (columns), equity and commitment edges sized by dollars, loops in red; with
+    ``links`` (compute_links) the owner -> user compute edges in green, sized by H100e."""
     import networkx as nx
 
     from .ownership import group_of
@@ -108,6 +109,10 @@ def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, 
     for r in com.itertuples():
         g.add_edge(group.get(r.buyer_id, r.buyer_id), group.get(r.supplier_id, r.supplier_id), kind="commitment",
                    usd=r.amount_usd_bn if pd.notna(r.amount_usd_bn) else 0.0, basis=r.amount_basis)
+    for r in (links.itertuples() if links is not None else ()):
+        if r.owner_id in names and r.user_id in names:  # registry firms only (the chart's nodes)
+            g.add_edge(group.get(r.owner_id, r.owner_id), group.get(r.user_id, r.user_id), kind="compute",
+                       usd=0.0, basis=None, h100e=r.h100e if pd.notna(r.h100e) else 0.0)
     if g.number_of_nodes() == 0:
         return _no_data("no investment or commitment known by this date")
     loop_edges = set()
@@ -131,6 +136,14 @@ def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, 
     for u, v, d in g.edges(data=True):
         agg.setdefault((u, v, d["kind"]), []).append(d)
     for (u, v, kind), ds in agg.items():
+        if kind == "compute":
+            h = sum(x["h100e"] for x in ds)
+            parts.append(f'<line x1="{sx(pos[u][0]):.1f}" y1="{sy(pos[u][1]):.1f}" x2="{sx(pos[v][0]):.1f}" '
+                         f'y2="{sy(pos[v][1]):.1f}" stroke="#2f855a" stroke-width="{1 + 0.6 * math.log1p(h / 1000):.1f}" '
+                         f'stroke-opacity="0.6" stroke-dasharray="2 3" marker-end="url(#arrow)"><title>'
+                         f'{E(names.get(u, u))} → {E(names.get(v, v))}: compute, {h:,.0f} H100e in {len(ds)} site(s) '
+                         f'(Epoch AI)</title></line>')
+            continue
         usd = sum(x["usd"] for x in ds)
         ceil = all(x["basis"] == "ceiling" for x in ds if x["usd"])
         w = 1 + 2.2 * math.log1p(usd)
@@ -270,10 +283,10 @@ def compute_section(d, names: dict, settings: Settings) -> str:
 
     t = compute_tables(d, settings)
     rel = t["release"]
-    credit = (f"<p class='credit'><small>Data: {E(t['citation'])} Licence CC BY 4.0. "
-              + (f"Release of {E(str(rel['as_of']))} ({int(rel['rows'])} clusters, sha256 {E(str(rel['sha256'])[:12])}), "
-                 f"<a href='{E(str(rel['url']), quote=True)}' rel='noreferrer'>{E(str(rel['url']))}</a>." if rel else "")
-              + "</small></p>")
+    credit = "<p class='credit'><small>Data (licence CC BY 4.0): " + ("; ".join(
+        f"{E(c['citation'])}, release of {E(str(c['as_of']))} ({int(c['rows'])} rows, sha256 {E(str(c['sha256'])[:12])}, "
+        f"<a href='{E(str(c['url']), quote=True)}' rel='noreferrer'>{E(str(c['url']))}</a>)" for c in t["credits"])
+        or E(t["citation"])) + ".</small></p>"
     html = ["<h2 id='compute'>Compute</h2><p><small>Installed AI compute in H100-equivalents (H100e, Epoch's estimates "
             "from public reports; confidence <i>medium</i>). Counted: status Existing (Decommissioned until its date), not "
             "a possible duplicate, not excluded, from the first operational date; a cluster's H100e split equally among "
@@ -324,13 +337,37 @@ def compute_section(d, names: dict, settings: Settings) -> str:
                         f"({E(r.chip_owner_period)})</small></td><td>{_cell(r.cluster_pct, '{:.1f}%')} <small>"
                         f"{E(str(r.cluster_period)) if isinstance(r.cluster_period, str) else 'no cluster'}</small></td>"
                         f"<td>{r.gap_points:+.1f} pts</td></tr>" for r in g.itertuples()) + "</table>")
+    f = t["frontier"]
+    if len(f):
+        rows = []
+        for period, g in f.groupby("period"):
+            cells = {m: r for m, r in zip(g["market_id"], g.itertuples())}
+            out = [f"<td>{E(period)}</td>"]
+            for m in ("compute.epoch.frontier-training-hardware.ww", "compute.epoch.frontier-training-cloud.ww"):
+                r = cells.get(m)
+                out.append("<td></td>" if r is None else
+                           f"<td>{E(str(r.top_name if isinstance(r.top_name, str) else r.top_entity_id))} {r.cr1:.0f}% "
+                           f"<small>(HHI {r.hhi:,.0f}; named for {r.attributed_pct:.0f}% of the FLOP)</small></td>")
+            rows.append("<tr>" + "".join(out) + "</tr>")
+        html.append("<h3>Who trained the frontier models</h3><p><small>Share of each year's frontier training compute "
+                    "(FLOP) by hardware maker and by training cloud (Epoch AI, 'Data on AI Models'). Epoch names the "
+                    "training cloud for few models, so most of that column's compute is unattributed.</small></p>"
+                    "<table><tr><th>year</th><th>largest hardware maker</th><th>largest training cloud</th></tr>"
+                    + "".join(rows) + "</table>")
     dep = t["dependencies"]
-    html.append("<h3>Owner → user compute dependencies (clusters)</h3>" + (
-        "<table><tr><th>owner</th><th>user</th><th>H100e</th><th>MW</th><th>clusters</th></tr>" + "".join(
+    html.append("<h3>Owner → user compute dependencies</h3><p><small>Epoch's frontier AI data centers and counted GPU "
+                "clusters whose users include a registry firm other than the owner; figures split equally over a "
+                "site's owner × user pairs; the tag is Epoch's confidence in the user (an untagged cluster user is "
+                "as listed). Lock-in counts links tagged at least <i>likely</i>, on the H100e basis only where a "
+                "buyer has no dollar or GW figure.</small></p>" + (
+        "<table><tr><th>owner</th><th>user</th><th>site</th><th>H100e</th><th>MW</th><th>capital cost (2025 USD bn)</th>"
+        "<th>confidence</th></tr>" + "".join(
             f"<tr><td>{E(names.get(r.owner_id, r.owner_id))}</td><td>{E(names.get(r.user_id, r.user_id))}</td>"
-            f"<td>{r.h100e:,.0f}</td><td>{_cell(r.power_mw, '{:,.0f}')}</td><td>{r.clusters} <small>{E(r.names)}</small>"
-            f"</td></tr>" for r in dep.head(15).itertuples()) + "</table>"
-        if len(dep) else _no_data("no counted cluster lists a registry firm other than its owner as a user")))
+            f"<td>{E(str(r.site))} <small>({E(r.origin.replace('_', ' '))})</small></td><td>{_cell(r.h100e, '{:,.0f}')}</td>"
+            f"<td>{_cell(r.power_mw, '{:,.0f}')}</td><td>{_cell(r.capital_cost_usd_bn, '{:,.1f}')}</td>"
+            f"<td>{E(str(r.confidence)) if isinstance(r.confidence, str) else ''}</td></tr>"
+            for r in dep.head(20).itertuples()) + "</table>"
+        if len(dep) else _no_data("no data center or cluster lists a registry firm other than its owner as a user")))
     return "".join(html)
 
 
@@ -416,10 +453,12 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                         f"<td>{'' if pd.isna(r.back_usd_bn) else f'{r.back_usd_bn:g}'}</td>"
                         f"<td>{'' if pd.isna(r.round_trip_ratio) else f'{r.round_trip_ratio:.2f}'}</td>"
                         f"<td>{E(str(r.first_date))} – {E(str(r.last_date))}</td></tr>" for r in loops.itertuples())
-    sections.append("<h2 id='network'>Ownership and money network</h2><p><small>Blue: equity (investor → investee); "
-                    "amber: compute commitments (buyer → supplier); red: edges on a money loop; dashed: 'up to' "
-                    "ceilings only. Width grows with dollars.</small></p>"
-                    + network_chart(inv, com, entities, loops)
+    links = _q("SELECT * FROM compute_links WHERE run_date = :d", d, settings)
+    sections.append("<h2 id='network'>Ownership, money and compute network</h2><p><small>Blue: equity (investor → "
+                    "investee); amber: compute commitments (buyer → supplier); red: edges on a money loop; dashed: "
+                    "'up to' ceilings only; width grows with dollars. Green dotted: compute an owner's data centers "
+                    "or clusters provide to a user (Epoch AI), width by H100e.</small></p>"
+                    + network_chart(inv, com, entities, loops, links=links)
                     + ("<h3>Money loops</h3><table><tr><th>path</th><th>kinds</th><th>out $bn</th><th>out ceiling $bn</th>"
                        f"<th>back $bn</th><th>ratio</th><th>dates</th></tr>{loop_rows}</table>" if loop_rows
                        else _no_data("no money loop")))

@@ -3,7 +3,11 @@
 Components (each 0-1, stored with its value, weight and contribution; config/risk.yaml):
 
 * ``supplier_concentration``: HHI / 10,000 of the buyer's committed compute by supplier group,
-  in USD where any counted USD amount exists, otherwise in GW (the basis is stored);
+  in USD where any counted USD amount exists, otherwise in GW, otherwise in H100e of the
+  owner -> user compute links of Epoch's data centers and clusters (the basis is stored; bases are
+  never mixed). On the H100e basis the buyer's own installed H100e is known too, so the HHI is
+  multiplied by the share of its compute that it rents (a lab that owns most of its compute is
+  not locked in by the little it rents);
 * ``accelerator_dependence``: the largest share of committed compute (same basis) known to run
   on one vendor's proprietary stack (Nvidia/CUDA, TPU, Trainium, AMD Instinct, ...); compute
   whose chip family is unknown counts for no vendor, so this is a lower bound;
@@ -75,12 +79,17 @@ def _usd(deals: pd.DataFrame, counted: set[str]) -> tuple[pd.Series, pd.Series]:
 
 
 def _basis_value(c: pd.DataFrame) -> pd.DataFrame:
-    """Per (buyer, layer): the basis (usd if any counted USD, else gw) and each row's value on it."""
+    """Per (buyer, layer): the basis (usd if any counted USD, else gw, else h100e) and each row's value on it."""
+    if "h100e" not in c:
+        c = c.assign(h100e=np.nan)
     totals = c.groupby(["buyer_group", "layer"]).agg(usd_total=("usd", "sum"), gw_total=("gw", "sum"))
-    basis = np.where(totals["usd_total"] > 0, "usd", np.where(totals["gw_total"] > 0, "gw", None))
+    totals = totals.join(c.groupby(["buyer_group", "layer"])["h100e"].sum().rename("h100e_total"))
+    basis = np.where(totals["usd_total"] > 0, "usd", np.where(totals["gw_total"] > 0, "gw",
+                                                              np.where(totals["h100e_total"] > 0, "h100e", None)))
     totals["basis"] = basis
     c = c.join(totals["basis"], on=["buyer_group", "layer"])
-    c["value"] = np.where(c["basis"] == "usd", c["usd"], np.where(c["basis"] == "gw", c["gw"], np.nan))
+    c["value"] = np.where(c["basis"] == "usd", c["usd"], np.where(c["basis"] == "gw", c["gw"],
+                                                                  np.where(c["basis"] == "h100e", c["h100e"], np.nan)))
     return c
 
 
@@ -104,14 +113,34 @@ def exclusivity_flags(stakes: pd.DataFrame, entities: pd.DataFrame, pattern: str
                          "active": ~s["exclusivity_or_rofr"].str.contains(ended)}).reset_index(drop=True)
 
 
+def link_commitments(links: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    """Owner -> user compute links (``riskmodels.sources.epoch.links``) as commitment-like rows of
+    :func:`prepare_commitments`: the user buys compute from the owner, measured in H100e only (no
+    USD, no GW, chip family unknown); ``link_ref`` cites the Epoch row."""
+    group = group_of(entities)
+    return pd.DataFrame({
+        "buyer_id": links["user_id"].to_numpy(), "supplier_id": links["owner_id"].to_numpy(),
+        "buyer_group": to_group(links["user_id"], group).to_numpy(),
+        "supplier_group": to_group(links["owner_id"], group).to_numpy(),
+        "supplier_layer": links["owner_id"].map(supplier_layer(entities)).fillna("other").to_numpy(),
+        "usd": np.nan, "usd_ceiling": np.nan, "gw": np.nan, "h100e": links["h100e"].to_numpy(float),
+        "chip_vendor": None, "term_years": np.nan, "date": None, "ref_row": np.nan,
+        "link_ref": links["source_ref"].to_numpy()})
+
+
 def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: pd.DataFrame,
-                  entities: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+                  entities: pd.DataFrame, cfg: dict, links: pd.DataFrame | None = None,
+                  own_h100e: dict | None = None) -> pd.DataFrame:
     """One row per model builder and layer: score (0-100 or NaN), coverage, basis, top supplier,
-    components (JSON: value, weight, contribution, facts), explanation and source rows."""
+    components (JSON: value, weight, contribution, facts), explanation and source rows.
+    ``links``: owner -> user compute links counted where a buyer has no USD or GW figure;
+    ``own_h100e``: entity id -> H100e it owns (installed), for the rented share on that basis."""
     lc = cfg["lockin"]
     weights, norm = lc["weights"], lc["normalise"]
     names = entities.set_index("entity_id")["name"].to_dict()
-    c = prepare_commitments(commitments, entities, cfg)
+    c = prepare_commitments(commitments, entities, cfg).assign(h100e=np.nan, link_ref=None)
+    if links is not None and len(links):
+        c = pd.concat([c, link_commitments(links, entities)], ignore_index=True)
     c = pd.concat([c.assign(layer=c["supplier_layer"]), c.assign(layer="all")], ignore_index=True)
     c = c[c["layer"].isin(LAYERS)]
     c = _basis_value(c)
@@ -123,6 +152,14 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
     by_sup = v.groupby(key + ["supplier_group"])["value"].sum().rename("v").reset_index()
     by_sup["share"] = by_sup["v"] / by_sup.groupby(key)["v"].transform("sum")
     hhi = (by_sup.assign(sq=(100 * by_sup["share"]) ** 2).groupby(key)["sq"].sum() / 10_000).rename("supplier_concentration")
+    # H100e basis: scale by the rented share of the buyer's compute (own installed H100e by group)
+    own_g = pd.Series(own_h100e or {}, dtype=float)
+    own_g = own_g.groupby(to_group(pd.Series(own_g.index, index=own_g.index), group_of(entities))).sum()
+    rented = v[v["basis"] == "h100e"].groupby(key)["value"].sum().rename("rented_h100e")
+    own_of = pd.Series(rented.index.get_level_values("buyer_group").map(own_g).fillna(0.0).to_numpy(float),
+                       index=rented.index, name="own_h100e")
+    rented_share = (rented / (rented + own_of)).rename("rented_share")
+    hhi = hhi.mul(rented_share.reindex(hhi.index).fillna(1.0)).rename("supplier_concentration")
     top = by_sup.sort_values("share", ascending=False).groupby(key).head(1).set_index(key)[["supplier_group", "share"]]
     fam = v[v["chip_vendor"].notna()]
     by_vendor = fam.groupby(key + ["chip_vendor"])["value"].sum().rename("v").reset_index()
@@ -138,9 +175,15 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
     term = c[c["usd"].notna() & c["term_years"].notna()]
     term_w = (term.assign(w=term["usd"] * term["term_years"]).groupby(key)["w"].sum()
               / term.groupby(key)["usd"].sum()).rename("term_years")
-    cr = c[["buyer_group", "layer", "ref_row"]].assign(r=pd.to_numeric(c["ref_row"]).astype(int)).drop_duplicates(
+    rowed = c[c["ref_row"].notna()]
+    cr = rowed[["buyer_group", "layer", "ref_row"]].assign(r=pd.to_numeric(rowed["ref_row"]).astype(int)).drop_duplicates(
         key + ["r"]).sort_values("r")
     refs = ("compute_commitments.csv#" + cr["r"].astype(str)).groupby([cr["buyer_group"], cr["layer"]]).agg(";".join)
+    # compute links count only where they are the basis (no USD or GW figure for the buyer and layer)
+    lr = c[c["link_ref"].notna() & c["value"].notna()]
+    if len(lr):
+        lrefs = lr.groupby(key)["link_ref"].agg(lambda xs: ";".join(dict.fromkeys(xs)))
+        refs = pd.concat([refs, lrefs]).groupby(level=[0, 1]).agg(";".join)
     basis = c.groupby(key)["basis"].first()
     raised = inv.groupby("investee_group")["usd"].sum(min_count=1)
     raised_ceiling = inv.groupby("investee_group")["usd_ceiling"].sum(min_count=1)
@@ -151,6 +194,7 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
     g = g.join(basis.rename("basis")).join(hhi).join(top.rename(columns={"supplier_group": "ts", "share": "tsh"}))
     g = g.join(topv.rename(columns={"chip_vendor": "tv", "share": "tvs"})).join(coverage_fam)
     g = g.join(suppliers.map(len).rename("n_sup")).join(committed_usd).join(ceiling_usd).join(term_w)
+    g = g.join(rented).join(own_of).join(rented_share)
     sup_sets = v[key + ["supplier_group"]].drop_duplicates()
     funded_total = inv.groupby("investee_group")["usd"].sum()
     from_sup = (inv.merge(sup_sets, left_on=["investee_group", "investor_group"], right_on=["buyer_group", "supplier_group"])
@@ -180,9 +224,12 @@ def lockin_scores(commitments: pd.DataFrame, investments: pd.DataFrame, stakes: 
         has = r["has"]
         if has:
             ts, tsh = r["ts"], r["tsh"]
+            rent = (f"; rents {r['rented_h100e']:,.0f} H100e and owns {r['own_h100e']:,.0f} in counted clusters: "
+                    f"the HHI times the rented share {r['rented_share']:.2f}" if r["basis"] == "h100e"
+                    and pd.notna(r["rented_share"]) else "")
             comps["supplier_concentration"] = {
                 "value": float(r["supplier_concentration"]), "facts": f"{int(r['n_sup'])} supplier(s) on a "
-                f"{r['basis'].upper()} basis; top {names.get(ts, ts)} {100 * tsh:.0f}%"}
+                f"{r['basis'].upper()} basis; top {names.get(ts, ts)} {100 * tsh:.0f}%{rent}"}
             if pd.notna(r["tv"]):
                 tv, tvs = r["tv"], r["tvs"]
                 comps["accelerator_dependence"] = {

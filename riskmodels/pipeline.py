@@ -74,7 +74,9 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
 
     Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts``,
-    ``commitment_facts`` and, when the stake and holder datasets are present,
+    ``commitment_facts`` (and ``compute_links`` when ``frames`` has them: see
+    :func:`with_compute_rows`, which also adds ``compute_links_lockin`` and ``compute_own_h100e``
+    for lock-in) and, when the stake and holder datasets are present,
     ``ownership_concentration``, ``ownership_links`` and ``mhhi_drivers``, and with ``risk_cfg``
     ``lockin_scores``, ``circular_flows`` and ``antitrust_scores`` (see :mod:`riskmodels.store`
     for columns and units).
@@ -116,6 +118,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     com = frames["compute_commitments"].copy()
     com["ref_row"] = pd.to_numeric(com["ref_row"]).astype("Int64")
     out = {"market_share_facts": facts, "concentration": conc, "investment_facts": inv, "commitment_facts": com}
+    if "compute_links" in frames:
+        out["compute_links"] = frames["compute_links"]
     if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
         from .ownership import ownership_scores
 
@@ -134,7 +138,10 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
             from .circular import money_graph, round_trips
             from .lockin import lockin_scores
 
-            lk = lockin_scores(com, inv, frames["stake_rights"], frames["entities"], risk_cfg)
+            own = frames.get("compute_own_h100e")
+            lk = lockin_scores(com, inv, frames["stake_rights"], frames["entities"], risk_cfg,
+                               links=frames.get("compute_links_lockin"),
+                               own_h100e=None if own is None else dict(zip(own["entity_id"], own["h100e"])))
             loops = round_trips(money_graph(inv, com, frames["entities"], risk_cfg, loops_only=True))
             events = frames.get("regulatory_events", pd.DataFrame(columns=["date", "party_ids", "authority",
                                                                               "event_type"]))
@@ -197,24 +204,29 @@ def with_filed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, settings
 
 
 def with_compute_rows(frames: dict[str, pd.DataFrame], run_date: dt.date,
-                      settings: Settings) -> tuple[dict, str | None, list[str]]:
-    """``frames`` plus the compute markets and their share rows (the latest published Epoch release
-    known by ``run_date`` and the ``compute_ownership`` dataset:
-    :func:`riskmodels.sources.epoch.model.compute_rows`), that release's sha256 (None when the
-    store holds none) and the compute market ids added."""
+                      settings: Settings) -> tuple[dict, dict[str, str], list[str]]:
+    """``frames`` plus the compute markets, their share rows and the owner -> user compute links
+    (``compute_links``; ``compute_links_lockin``: those lock-in counts) from the latest published
+    Epoch releases known by ``run_date`` and the ``compute_ownership`` dataset
+    (:func:`riskmodels.sources.epoch.model.compute_rows`); ``{"epoch_<dataset>": sha256}`` of the
+    releases used, and the compute market ids added."""
     from .sources.epoch.model import compute_rows
 
     if not {"entities", "markets", "market_shares"} <= set(frames):
-        return frames, None, []
+        return frames, {}, []
     rows = compute_rows(run_date, frames["entities"], settings, frames.get("compute_ownership"))
-    if rows["market_shares"].empty:
-        return frames, None, []
+    shas = {f"epoch_{name}": str(rel["sha256"]) for name, rel in rows["releases"].items()}
     out = dict(frames)
+    if len(rows["links"]):
+        out["compute_links"], out["compute_links_lockin"] = rows["links"], rows["lockin_links"]
+        out["compute_own_h100e"] = rows["own_h100e"]
+    if rows["market_shares"].empty:
+        return out, shas, []
     add = {"markets": rows["markets"].assign(input_sha256=rows["sha256"]), "market_shares": rows["market_shares"]}
     for name, frame in add.items():
         base = out[name]
         out[name] = pd.concat([base, frame[[c for c in frame.columns if c in base.columns]]], ignore_index=True)
-    return out, rows["sha256"], sorted(rows["markets"]["market_id"])
+    return out, shas, sorted(rows["markets"]["market_id"])
 
 
 def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings | None = None) -> dict:
@@ -225,7 +237,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
     frames, filed_sha = with_filed_rows(frames, run_date, settings)
-    frames, compute_sha, compute_ids = with_compute_rows(frames, run_date, settings)
+    frames, compute_shas, compute_ids = with_compute_rows(frames, run_date, settings)
     from .sources.sec.model import sec_markets
 
     partial = frozenset(sec_markets(settings)["market_id"])
@@ -237,7 +249,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)
     staged["filed_sha256"] = filed_sha
-    staged["compute_sha256"] = compute_sha
+    staged["compute_sha256"] = compute_shas
     staged["compute_markets"] = compute_ids
     return staged
 
@@ -265,8 +277,7 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
     hashes = {r["dataset"]: r["sha256"] for r in refs}
     if staged.get("filed_sha256"):
         hashes["sec_filings"] = staged["filed_sha256"]
-    if staged.get("compute_sha256"):
-        hashes["epoch_gpu_clusters"] = staged["compute_sha256"]
+    hashes.update(staged.get("compute_sha256") or {})  # the Epoch releases the scores used
     steps = dict(step_seconds or {})
     steps["publish"] = None
     counts = store.publish(run_date, scores, dims, run_id, hashes, steps, settings)

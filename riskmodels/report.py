@@ -77,18 +77,21 @@ def sec_tables(run_date=None, settings: Settings | None = None) -> dict[str, pd.
 def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
     """What the Epoch AI compute markets of a run hold (latest run by default): ``release`` (the
     release the run scored: url, as-of date, sha256, rows; None when none), ``quarantined``
-    (releases quarantined, newest first, with the reason), ``markets`` (latest period of each
+    (releases quarantined, newest first, with the reason), ``credits`` (every Epoch release the run
+    used: dataset, as-of date, rows, sha256, URL and the CC BY citation), ``markets`` (latest period of each
     ``compute.*`` market: HHI and interval in points, CR1/CR4 and attributed share in percent,
     top entity), ``missing`` (configured compute markets without a row: why), ``vendor_vs_analysts``
     (each vendor's share of installed H100e beside its share in the latest period of each
     accelerator-layer analyst series, percent), ``history`` (the owner series' HHI per quarter)
-    ``dependencies`` (owner -> user links of the counted clusters among registry firms, H100e) and
+    ``dependencies`` (the run's ``compute_links``: owner -> user links of Epoch's data centers and
+    counted clusters among registry firms; H100e, MW, 2025 USD bn, confidence tag),
+    ``frontier`` (the frontier-training markets' rows of the run: share of the year's training
+    FLOP by hardware maker and by training cloud) and
     ``chip_owner_gap`` (each owner's share in Epoch's chip-owner estimates as reported beside its
     cluster-derived share of the release's quarter, and the gap in percentage points)."""
     import json
 
     from .sources.epoch import epoch_config
-    from .sources.epoch.clusters import dependencies
 
     settings = settings or get_settings()
     if run_date is None:
@@ -98,8 +101,16 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
     cfg = epoch_config(settings)
     run = q("SELECT input_hashes FROM pipeline_runs WHERE run_date = :d AND status = 'published' "
             "ORDER BY updated_at DESC")
-    sha = json.loads(run["input_hashes"].iloc[0]).get("epoch_gpu_clusters") if len(run) else None
+    hashes = json.loads(run["input_hashes"].iloc[0]) if len(run) else {}
+    sha = hashes.get("epoch_gpu_clusters")
     rel = q("SELECT * FROM epoch_releases WHERE sha256 = :s", s=sha) if sha else pd.DataFrame()
+    used = [(k[len("epoch_"):], v) for k, v in hashes.items() if k.startswith("epoch_") and k != "epoch_" and v]
+    credits = []
+    for dataset, h in used:
+        r = q("SELECT dataset, sha256, as_of, rows, url FROM epoch_releases WHERE sha256 = :s AND dataset = :n",
+              s=h, n=dataset)
+        if len(r) and dataset in cfg["datasets"]:
+            credits.append({**r.iloc[0].to_dict(), "citation": cfg["datasets"][dataset]["citation"]})
     allc = q("SELECT c.*, e.name AS top_name FROM concentration c LEFT JOIN entities e ON e.entity_id = c.top_entity_id "
              "WHERE c.run_date = :d AND c.layer IN ('compute', 'accelerator')")
     allc = allc[allc["period_end"] == allc.groupby("market_id")["period_end"].transform("max")] if len(allc) else allc
@@ -115,16 +126,16 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
         analysts[["entity_id", "market_id", "period", "share_pct"]], on="entity_id", how="left")
     history = q("SELECT market_id, period, period_end, hhi, hhi_upper, attributed_pct, top_entity_id FROM concentration "
                 "WHERE run_date = :d AND market_id = 'compute.epoch.h100e-owner.ww' ORDER BY period_end")
-    deps, gap = pd.DataFrame(), pd.DataFrame()
+    gap = pd.DataFrame()
+    deps = q("SELECT owner_id, user_id, origin, site, h100e, power_mw, capital_cost_usd_bn, confidence, source_ref "
+             "FROM compute_links WHERE run_date = :d ORDER BY h100e DESC, owner_id, user_id")
     chip = facts[facts["market_id"] == cfg["chip_owners"]["market"]][["entity_id", "period", "share_pct"]]
     if sha:
         from .sources.epoch.clusters import installed_shares
         from .sources.epoch.model import release_clusters
 
-        ents = store.read_sql("SELECT entity_id, parent_id FROM entities", settings=settings)
         aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
         clusters = release_clusters(sha, settings)
-        deps = dependencies(clusters, aliases, cfg, ents.set_index("entity_id")["parent_id"].dropna().to_dict())
         if len(chip):
             # the chip-owner estimates against the cluster-derived owner shares of the release's quarter
             inst = installed_shares(clusters, "owner", aliases, cfg, pd.Timestamp(rel["as_of"].iloc[0]))
@@ -135,12 +146,16 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
                 on="entity_id", how="left")
             gap["gap_points"] = gap["chip_owner_pct"] - gap["cluster_pct"].fillna(0.0)
             gap = gap.sort_values("chip_owner_pct", ascending=False).reset_index(drop=True)
-    return {"release": rel.iloc[0].to_dict() if len(rel) else None,
+    return {"release": rel.iloc[0].to_dict() if len(rel) else None, "credits": credits,
             "quarantined": q("SELECT dataset, sha256, as_of, run_date, reason FROM epoch_releases WHERE status = "
                              "'quarantined' ORDER BY processed_at DESC"),
             "markets": conc, "missing": pd.DataFrame(missing, columns=["market_id", "why"]),
             "vendor_vs_analysts": vs.sort_values(["installed_h100e_pct", "market_id"], ascending=[False, True]),
             "history": history, "dependencies": deps, "chip_owner_gap": gap,
+            "frontier": q("SELECT c.market_id, c.period, c.hhi, c.hhi_upper, c.attributed_pct, c.cr1, c.top_entity_id, "
+                          "e.name AS top_name FROM concentration c LEFT JOIN entities e ON e.entity_id = c.top_entity_id "
+                          "WHERE c.run_date = :d AND c.market_id LIKE 'compute.epoch.frontier-training%' "
+                          "ORDER BY c.market_id, c.period"),
             "citation": cfg["datasets"]["gpu_clusters"]["citation"]}
 
 

@@ -205,7 +205,26 @@ epoch_clusters = sa.Table(
     sa.Column("power_mw", sa.Float), sa.Column("source", sa.Text),
 )
 
-EPOCH_TABLES = {t.name: t for t in (epoch_clusters,)}
+# "Frontier AI Data Centers": one row per site, its current H100e, power and capital cost
+epoch_data_centers = sa.Table(
+    "epoch_data_centers", metadata,
+    sa.Column("release_sha256", sa.String(64), primary_key=True), sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False), sa.Column("owner", sa.Text), sa.Column("users", sa.Text),
+    sa.Column("investors", sa.Text), sa.Column("h100e", sa.Float), sa.Column("power_mw", sa.Float),
+    sa.Column("capital_cost_usd_bn", sa.Float), sa.Column("address", sa.Text),
+)
+
+# "Data on AI Models", frontier models: who trained what, when, on whose hardware and cloud
+epoch_frontier_models = sa.Table(
+    "epoch_frontier_models", metadata,
+    sa.Column("release_sha256", sa.String(64), primary_key=True), sa.Column("row", sa.Integer, primary_key=True),
+    sa.Column("model", sa.Text, nullable=False), sa.Column("organization", sa.Text),
+    sa.Column("publication_date", sa.Date), sa.Column("training_compute_flop", sa.Float),
+    sa.Column("hardware", sa.Text), sa.Column("hardware_maker", sa.Text), sa.Column("cloud", sa.Text),
+    sa.Column("data_center", sa.Text),
+)
+
+EPOCH_TABLES = {t.name: t for t in (epoch_clusters, epoch_data_centers, epoch_frontier_models)}
 
 entities = sa.Table(
     "entities", metadata,
@@ -323,6 +342,18 @@ circular_flows = sa.Table(
     sa.Column("source_refs", sa.Text),
 )
 
+# owner -> user compute links of a run (riskmodels.sources.epoch.links): Epoch data centers and GPU
+# clusters whose users include a registry firm other than the owner; H100e, MW and (data centers)
+# capital cost in 2025 USD bn, Epoch's estimates; confidence is the users cell's hashtag
+compute_links = sa.Table(
+    "compute_links", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("owner_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), primary_key=True), sa.Column("origin", sa.String(16), primary_key=True),
+    sa.Column("site", sa.Text, primary_key=True), sa.Column("h100e", sa.Float), sa.Column("power_mw", sa.Float),
+    sa.Column("capital_cost_usd_bn", sa.Float), sa.Column("confidence", sa.String(16)),
+    sa.Column("release_sha256", sa.String(64), nullable=False), sa.Column("source_ref", sa.Text, nullable=False),
+)
+
 antitrust_scores = sa.Table(
     "antitrust_scores", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("subject_type", sa.String(16), primary_key=True),
@@ -386,7 +417,7 @@ _lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institution
 #: Score tables published per run date, in write order.
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
                                     ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
-                                    circular_flows, antitrust_scores)}
+                                    circular_flows, antitrust_scores, compute_links)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 

@@ -131,9 +131,17 @@ def generate(scale: int = 1, seed: int = 0) -> tuple[dict[str, pd.DataFrame], di
                            "description": "synthetic", "outcome": "", "status": "", "source": "synthetic events",
                            "source_url": "https://example.invalid/synth/events", "confidence": "medium",
                            "ref_file": "synth_events.csv", "ref_row": np.arange(1, max(1, scale) + 1)})
+    # chip-owner estimates (data/compute_ownership.csv layout): the clouds, two snapshots
+    owners = np.tile(clouds, 2)
+    ownership = pd.DataFrame({
+        "as_of": np.repeat(["2024-10", "2026-04"], len(clouds)), "owner": owners,
+        "h100e_millions": np.round(rng.lognormal(-1.0, 1.0, len(owners)), 3), "share_pct": "",
+        "metric": "cumulative AI compute owned (H100-equivalents)", "source": "synthetic chip owners",
+        "source_date": np.repeat(["2024-10", "2026-04"], len(clouds)), "confidence": rng.choice(CONF, len(owners)),
+        "source_url": "https://example.invalid/synth/chip-owners", "notes": ""})
     data = {"entities": entities, "markets": markets, "market_shares": market_shares, "investments": investments,
             "compute_commitments": commitments, "stake_rights": stake_rights, "institutional_holders": holders,
-            "regulatory_events": events}
+            "regulatory_events": events, "compute_ownership": ownership}
     summary = {"scale": scale, "seed": seed, "rows": {k: int(len(v)) for k, v in data.items()},
                "market_periods": int(n_mkt * len(QUARTERS)), "planted_loops": int(n_loops)}
     return data, summary

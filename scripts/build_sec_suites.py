@@ -60,6 +60,18 @@ RULES = {
          "Epoch writes True or leaves the cell empty"),
         ("expect_column_values_to_match_regex", {"column": "row", "regex": r"^[1-9]\d*$"}, "1-based data row of the file"),
     ],
+    "epoch_data_centers": [
+        ("expect_column_values_to_be_between", {"column": "h100e", "min_value": 0}, "H100-equivalents are not negative"),
+        ("expect_column_values_to_be_between", {"column": "power_mw", "min_value": 0}, "MW are not negative"),
+        ("expect_column_values_to_be_between", {"column": "capital_cost_usd_bn", "min_value": 0},
+         "2025 USD bn, not negative"),
+        ("expect_column_values_to_match_regex", {"column": "row", "regex": r"^[1-9]\d*$"}, "1-based data row of the file"),
+    ],
+    "epoch_frontier_models": [
+        ("expect_column_values_to_be_between", {"column": "training_compute_flop", "min_value": 0, "max_value": 1e32},
+         "FLOP; above 1e32 is beyond any model trained (the largest are about 1e27)"),
+        ("expect_column_values_to_match_regex", {"column": "row", "regex": r"^[1-9]\d*$"}, "1-based data row of the file"),
+    ],
     "sec_shares_outstanding": [
         ("expect_column_values_to_be_between", {"column": "shares", "min_value": 0}, "not negative"),
         ("expect_column_values_to_be_in_set", {"column": "origin", "value_set": ["inline", "companyfacts"]}, None),

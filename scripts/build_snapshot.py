@@ -172,6 +172,9 @@ ALIASES = [
     ("Nebius AI", "*", "nebius"), ("Amazon AWS", "*", "aws"), ("Cerebras Systems", "*", "cerebras"),
     ("Google", "compute", "alphabet"), ("Amazon", "compute", "amazon"), ("Microsoft", "compute", "microsoft"),
     ("Google", "accelerator", "google-cloud"),   # TPUs, as the analysts' accelerator series count them
+    ("Coreweave", "*", "coreweave"), ("Softbank", "*", "softbank"), ("Azure AI", "*", "microsoft-azure"),
+    ("Stargate OpenAI", "*", "stargate"),        # Epoch's owner name for the Stargate joint venture's sites
+    ("Amazon Web Services", "cloud", "aws"),
 ]
 
 # Rows that name a group of firms rather than one firm: kept, with provenance, in

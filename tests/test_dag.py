@@ -55,7 +55,8 @@ def test_structure(dagbag):
     assert "riskmodels://store/sec_holdings" in repr(dag.timetable.asset_condition)
     # ... or when the Epoch source publishes a new release
     ep = dagbag.dags["epoch_compute"]
-    assert {a.uri for a in ep.task_dict["announce"].outlets} == {"riskmodels://store/epoch_clusters"}
+    assert {a.uri for a in ep.task_dict["announce"].outlets} == {
+        f"riskmodels://store/{t}" for t in ("epoch_clusters", "epoch_data_centers", "epoch_frontier_models")}
     assert "riskmodels://store/epoch_clusters" in repr(dag.timetable.asset_condition)
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_exponential_backoff
@@ -96,7 +97,7 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
     assert set(json.loads(runs.step_seconds.item())) == {"ingest", "validate", "score", "publish"}
     from riskmodels.pipeline import datasets
 
-    assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 8
+    assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 9
     assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)
     assert (workspace / "reports" / "report-2026-11-24.html").exists()
     assert not list((workspace / "staging").rglob("*.parquet")) and not list(workspace.rglob("*.pkl"))
@@ -172,8 +173,11 @@ def test_epoch_compute_dag_publishes_the_release_once_and_the_daily_run_scores_i
     states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
     assert dr.state == DagRunState.SUCCESS and states == {"fetch_and_load": "success", "announce": "success",
                                                           "alerts": "success"}, states
-    rel = store.read_sql("SELECT status, rows, as_of FROM epoch_releases")
-    assert rel.to_dict("records") == [{"status": "published", "rows": 786, "as_of": "2025-12-17"}]
+    rel = store.read_sql("SELECT dataset, status, rows, as_of FROM epoch_releases ORDER BY dataset")
+    assert rel.to_dict("records") == [
+        {"dataset": "data_centers", "status": "published", "rows": 17, "as_of": "2025-12-17"},
+        {"dataset": "frontier_models", "status": "published", "rows": 137, "as_of": "2025-12-17"},
+        {"dataset": "gpu_clusters", "status": "published", "rows": 786, "as_of": "2025-12-17"}]
     dr2 = ep.test(logical_date=pendulum.datetime(2026, 11, 24, 5, tz="UTC"))
     assert {ti.task_id: ti.state for ti in dr2.get_task_instances()}["announce"] == "skipped"
     assert store.read_sql("SELECT COUNT(*) AS n FROM epoch_clusters").n.item() == 786

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -213,8 +214,8 @@ def test_the_daily_run_publishes_compute_markets_alerts_on_them_and_keeps_them_a
                        served_by="replay", retries=1, backoff=0.05)
     d = dt.date(2026, 11, 24)
     out = run_day(d, http=http)
-    assert out["published"] == ["epoch_clusters"] and out["new"] == 1
-    assert run_day(d, http=http)["new"] == 0                              # 304: nothing new
+    assert out["published"] == ["epoch_clusters", "epoch_data_centers", "epoch_frontier_models"] and out["new"] == 3
+    assert run_day(d, http=http)["new"] == 0                              # 304s: nothing new
     pipeline.run(d, run_id="compute-1")
     c = store.read_sql("SELECT * FROM concentration WHERE run_date = :d AND layer = 'compute' AND period = '2025Q4'",
                        {"d": d}).set_index("market_id")
@@ -227,7 +228,20 @@ def test_the_daily_run_publishes_compute_markets_alerts_on_them_and_keeps_them_a
                           "'compute.epoch.h100e-owner.ww'", {"d": d}).n.item()
     assert hist > 40                                                      # a history from first operational dates
     runs = store.read_sql("SELECT input_hashes FROM pipeline_runs WHERE run_id = 'compute-1'")
-    assert "epoch_gpu_clusters" in json.loads(runs.input_hashes.item())
+    hashes = json.loads(runs.input_hashes.item())
+    assert {"epoch_gpu_clusters", "epoch_data_centers", "epoch_frontier_models", "compute_ownership"} <= set(hashes)
+    # owner -> user links from the data centers (Amazon -> Anthropic at New Carlisle, as Epoch tags it)
+    links = store.read_sql("SELECT * FROM compute_links WHERE run_date = :d", {"d": d})
+    nc = links[links.site == "Anthropic-Amazon New Carlisle"].iloc[0]
+    assert (nc.owner_id, nc.user_id, nc.origin, nc.confidence) == ("amazon", "anthropic", "data_center", "confident")
+    assert nc.h100e == pytest.approx(471565.91580011166) and nc.power_mw == 751
+    assert not links.user_id.str.startswith("epoch:").any()               # users are registry firms
+    assert not ((links.owner_id == "alphabet") & (links.user_id == "google-deepmind")).any()  # one group
+    # frontier training by hardware maker per year
+    fr = store.read_sql("SELECT period, top_entity_id FROM concentration WHERE run_date = :d AND market_id = "
+                        "'compute.epoch.frontier-training-hardware.ww'", {"d": d}).set_index("period")
+    assert fr.loc["2024FY", "top_entity_id"] == "nvidia" and fr.loc["2022FY", "top_entity_id"] == "google-cloud"
+    assert "2025FY" in fr.index
     firing = store.read_sql("SELECT rule_id, subject_id FROM alert_state WHERE run_date = :d AND status = 'FIRING'",
                             {"d": d})
     pairs = set(zip(firing.rule_id, firing.subject_id))
@@ -236,6 +250,8 @@ def test_the_daily_run_publishes_compute_markets_alerts_on_them_and_keeps_them_a
     assert not {r for r, s in pairs if r == "hhi-highly-concentrated" and s.startswith("compute.")}
     page = build_report(d).read_text()
     assert "id='compute'" in page and "Epoch AI, &#x27;Data on GPU Clusters&#x27;" in page and "CC BY 4.0" in page
+    assert "Data on Frontier AI Data Centers" in page and "Anthropic-Amazon New Carlisle" in page
+    assert "Who trained the frontier models" in page and "Chip-owner estimates against" in page
     # a new release with a column dropped upstream: quarantined, alerted; the next run scores the old one
     raw = (ROOT / "data" / "recorded" / "epoch" / "gpu_clusters" / "gpu_clusters.csv").read_bytes()
     replay.misbehave("https://epoch.ai/data/generated/gpu_clusters/gpu_clusters.csv",
@@ -267,3 +283,80 @@ def test_a_new_large_cluster_in_a_later_release_fires_the_watch_rule(workspace):
     obs = metric_frame("new_cluster", DAY)
     assert obs.subject_id.tolist() == ["cluster:Colossus 3"] and obs.value.tolist() == [250000.0]
     assert metric_frame("new_cluster", dt.date(2024, 10, 5)).empty        # point in time: not known yet
+
+
+# --------------------------------------------------------------------------- slice 3: links, lock-in, frontier
+def _sites(rows: list[dict]) -> pd.DataFrame:
+    base = {"title": "", "owner": "", "users": "", "investors": "", "h100e": 0.0, "power_mw": float("nan"),
+            "capital_cost_usd_bn": float("nan"), "address": ""}
+    df = pd.DataFrame([{**base, **r} for r in rows])
+    return df.assign(row=range(1, len(df) + 1))
+
+
+def test_owner_user_links_split_figures_and_keep_only_firms_outside_the_owners_group():
+    from riskmodels.sources.epoch.links import compute_links, lockin_links
+
+    ents = pd.read_csv(ROOT / "data" / "entities.csv", dtype=str)
+    parents = ents.set_index("entity_id")["parent_id"].dropna().to_dict()
+    centers = _sites([
+        # two users: the figures are split over the two pairs
+        {"title": "S1", "owner": "Amazon #confident", "users": "Anthropic #confident, OpenAI #speculative",
+         "h100e": 1000.0, "power_mw": 10.0, "capital_cost_usd_bn": 2.0},
+        # a user inside the owner's group and free-text users: no link
+        {"title": "S2", "owner": "Google Cloud #confident", "users": "Google DeepMind #likely, Cloud, Academia",
+         "h100e": 500.0},
+        # a co-owner listed as user: no link; the other user is one
+        {"title": "S3", "owner": "Oracle,OpenAI", "users": "OpenAI, xAI #likely", "h100e": 400.0},
+    ])
+    links = compute_links(centers, None, ALIASES, CFG, {"data_centers": "c" * 64}, parents)
+    got = {(r.owner_id, r.user_id, r.site): (r.h100e, r.power_mw, r.capital_cost_usd_bn, r.confidence)
+           for r in links.itertuples()}
+    assert set(got) == {("amazon", "anthropic", "S1"), ("amazon", "openai", "S1"), ("oracle", "xai", "S3"),
+                        ("openai", "xai", "S3")}
+    assert got[("amazon", "anthropic", "S1")] == (500.0, 5.0, 1.0, "confident")
+    assert got[("amazon", "openai", "S1")][3] == "speculative"
+    assert got[("oracle", "xai", "S3")][0] == 200.0 and np.isnan(got[("oracle", "xai", "S3")][1])  # no MW known
+    assert links.loc[links.site == "S1", "source_ref"].tolist() == ["epoch:data_centers@cccccccccccc#1"] * 2
+    # lock-in counts likely and better (a speculative user is not evidence of dependence)
+    assert set(lockin_links(links, CFG).user_id) == {"anthropic", "xai"}
+
+
+def test_lockin_on_the_h100e_basis_scales_the_hhi_by_the_rented_share():
+    from riskmodels.config import load_yaml as ly
+    from riskmodels.lockin import lockin_scores
+
+    ents = pd.read_csv(ROOT / "data" / "entities.csv", dtype=str)
+    risk = ly(ROOT / "config" / "risk.yaml")
+    empty_com = pd.read_csv(ROOT / "data" / "compute_commitments.csv", dtype=str).iloc[0:0]
+    for col in ("amount_usd_bn", "power_gw", "term_years"):
+        empty_com[col] = empty_com[col].astype(float)
+    inv = pd.read_csv(ROOT / "data" / "investments.csv").iloc[0:0]
+    stakes = pd.read_csv(ROOT / "data" / "stake_rights.csv", dtype=str).iloc[0:0]
+    links = pd.DataFrame({"owner_id": ["oracle", "microsoft-azure"], "user_id": ["xai", "xai"], "h100e": [300.0, 100.0],
+                          "source_ref": ["epoch:data_centers@x#1", "epoch:gpu_clusters@y#2"]})
+    lk = lockin_scores(empty_com, inv, stakes, ents, risk, links=links, own_h100e={"xai": 600.0})
+    row = lk[(lk.buyer_id == "xai") & (lk.layer == "cloud")].iloc[0]
+    # HHI of 300/100 = 0.75^2 + 0.25^2 = 0.625; rented 400 of 1,000 -> 0.25
+    comp = json.loads(row.components)["supplier_concentration"]
+    assert row.basis == "h100e" and comp["value"] == pytest.approx(0.625 * 0.4)
+    assert row.top_supplier_id == "oracle" and row.top_supplier_share_pct == pytest.approx(75.0)
+    assert "rents 400 H100e and owns 600" in row.explanation
+    assert row.source_refs == "epoch:data_centers@x#1;epoch:gpu_clusters@y#2"
+
+
+def test_frontier_training_shares_split_makers_and_keep_unknown_as_the_remainder():
+    from riskmodels.sources.epoch.frontier import training_shares
+
+    models = pd.DataFrame({
+        "model": ["a", "b", "c", "d", "e"],
+        "publication_date": pd.to_datetime(["2024-03-01", "2024-06-01", "2024-09-01", "2024-12-01", "2023-05-01"]),
+        "training_compute_flop": [6e25, 2e25, 2e25, float("nan"), 1e24],
+        "hardware_maker": ["NVIDIA", "NVIDIA,Google", "", "NVIDIA", "Google"],
+        "cloud": ["", "", "", "", ""]})
+    s = training_shares(models, "hardware_maker", ALIASES, CFG, "accelerator").set_index(["period", "entity_id"])
+    # 2024: total 1e26 over a, b, c (d has no FLOP figure); NVIDIA 6e25 + 1e25, Google 1e25, c unattributed
+    assert s.loc[("2024FY", "nvidia"), "share_pct"] == pytest.approx(70.0)
+    assert s.loc[("2024FY", "google-cloud"), "share_pct"] == pytest.approx(10.0)
+    assert s.loc[("2024FY", "nvidia"), "unknown_flop"] == 1 and s.loc[("2024FY", "nvidia"), "year_models"] == 4
+    assert s.loc[("2023FY", "google-cloud"), "share_pct"] == pytest.approx(100.0)
+    assert training_shares(models, "cloud", ALIASES, CFG, "cloud").empty

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import debian_tool, published_store
+from riskmodels import store
 from riskmodels.htmlreport import build_report
 
 D = dt.date(2026, 11, 24)
@@ -93,7 +94,7 @@ def test_export_and_backfill(store_dir, tmp_path):
 
     paths = export(D, "parquet", tmp_path / "pq")
     conc = pd.read_parquet(tmp_path / "pq" / "concentration.parquet")
-    assert len(paths) == 10 and len(conc) >= 38
+    assert len(paths) == len(store.SCORE_TABLES) == 11 and len(conc) >= 38
     csvs = export(D, "csv", tmp_path / "csv")
     assert pd.read_csv(csvs[0]).shape[0] > 0
     env = {**os.environ, "RISKMODELS_VAR": str(tmp_path / "bf"), "RISKMODELS_DB_URL": f"sqlite:///{tmp_path / 'bf.db'}"}

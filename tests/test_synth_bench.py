@@ -26,7 +26,8 @@ def test_world_runs_through_the_pipeline(workspace, tmp_path, monkeypatch):
     summary = write(tmp_path / "world", scale=1, seed=1)
     monkeypatch.setenv("RISKMODELS_SOURCES", str(tmp_path / "world" / "sources.yaml"))
     result = pipeline.run(dt.date(2026, 11, 24))                                   # GX suites pass
-    assert result["rows"]["concentration"] == summary["market_periods"]
+    # the world's market-periods plus the chip-owner market's two snapshots (compute_ownership)
+    assert result["rows"]["concentration"] == summary["market_periods"] + 2
     loops = store.read_sql("SELECT * FROM circular_flows")
     assert len(loops) >= summary["planted_loops"]
 

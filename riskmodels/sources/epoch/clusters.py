@@ -18,55 +18,22 @@ Units: compute in H100-equivalents (H100e); shares in percent 0-100.
 """
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pandas as pd
 
+from .release import EpochSchemaError, read_release  # noqa: F401 - EpochSchemaError is part of this API
+
 TAG_RE = re.compile(r"#(\w+)")
 
 
-class EpochSchemaError(ValueError):
-    """A dataset release lacks a column this project reads (or a cell is not of its type)."""
-
-
 def read_clusters(raw: bytes, cfg: dict, source: str = "gpu_clusters.csv") -> pd.DataFrame:
-    """The clusters of one release with the columns of ``cfg["datasets"]["gpu_clusters"]
-    ["columns"]`` under their short names, plus ``row`` (1-based data row of the file).
-    ``h100e`` and ``power_mw`` are floats (NaN when empty); ``first_operational`` and
-    ``decommissioned`` are the end of their precision (``2021-07`` -> 2021-07-31), NaT when empty."""
-    from ...dates import date_end
-
-    columns = cfg["datasets"]["gpu_clusters"]["columns"]
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise EpochSchemaError(f"{source}: not a CSV this project can read: {exc}") from exc
-    missing = [c for c in columns.values() if c not in df.columns]
-    if missing:
-        raise EpochSchemaError(f"{source}: the release lacks the column(s) {missing} (has {len(df.columns)} "
-                               "columns; renamed or dropped upstream): nothing is scored from it")
-    out = df[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
-    out = out.apply(lambda s: s.str.strip())
-    out.insert(0, "row", np.arange(1, len(out) + 1))
-    for col in ("h100e", "power_mw"):
-        num = pd.to_numeric(out[col].replace("", np.nan), errors="coerce")
-        bad = out[col].ne("") & num.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise EpochSchemaError(f"{source}: row {i + 1}, column {columns[col]!r}: {out[col].iloc[i]!r} is not a number "
-                                   f"({int(bad.sum())} such cell(s))")
-        out[col] = num.astype(float)
-    for col in ("first_operational", "decommissioned"):
-        end = date_end(out[col].replace("", None))
-        bad = out[col].ne("") & end.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise EpochSchemaError(f"{source}: row {i + 1}, column {columns[col]!r}: {out[col].iloc[i]!r} is not a date "
-                                   f"({int(bad.sum())} such cell(s))")
-        out[col] = end
-    return out
+    """The clusters of one release (:func:`.release.read_release` of ``gpu_clusters``): the
+    configured columns under their short names plus ``row``; ``h100e`` and ``power_mw`` floats
+    (NaN when empty); ``first_operational`` and ``decommissioned`` at the end of their precision
+    (NaT when empty)."""
+    return read_release(raw, cfg, "gpu_clusters", source)
 
 
 def split_tagged(cells: pd.Series) -> pd.DataFrame:

@@ -1,9 +1,9 @@
 """One day of Epoch AI: fetch each dataset (conditional GET), parse, validate, publish or quarantine.
 
 A release is the whole file, content-addressed by its sha256: a 304 or the bytes of a release
-already processed change nothing; a new release is parsed (:func:`.clusters.read_clusters`, whose
+already processed change nothing; a new release is parsed (:func:`.release.read_release`, whose
 schema check names the file, row and column), validated with the suite of its table
-(``expectations/epoch_clusters.json``; one ``validation_results`` row per release), and either
+(``expectations/<table>.json``; one ``validation_results`` row per release), and either
 published (its rows and an ``epoch_releases`` row, one transaction) or quarantined (an
 ``epoch_releases`` row with the reason, the landed bytes kept; the previous release stays the one
 the daily run scores, and the digest's validation rule says why).
@@ -19,12 +19,14 @@ import pandas as pd
 
 from ...config import Settings, get_settings
 from . import epoch_config, fetch
-from .clusters import EpochSchemaError, read_clusters
+from .release import EpochSchemaError, read_release
 
 log = logging.getLogger(__name__)
 
-#: dataset of config/epoch.yaml -> (store table, parser)
-TABLES = {"gpu_clusters": "epoch_clusters"}
+
+def tables(cfg: dict) -> dict[str, str]:
+    """dataset of ``config/epoch.yaml`` -> its store table (and suite: the same name)."""
+    return {name: spec["table"] for name, spec in cfg["datasets"].items()}
 
 
 def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -41,10 +43,9 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _record_parse_failure(dataset: str, sha: str, message: str, run_date: dt.date, settings: Settings) -> None:
+def _record_parse_failure(table: str, sha: str, message: str, run_date: dt.date, settings: Settings) -> None:
     from ... import store
 
-    table = TABLES[dataset]
     store.record_validation([{
         "run_date": run_date, "dataset": table, "sha256": sha, "suite": table, "success": False, "evaluated": 1,
         "failed_critical": 1, "failed_warning": 0, "rows": 0, "mode": "parse", "gx_rows": 0, "data_docs": None,
@@ -65,11 +66,11 @@ def load_release(dataset: str, raw: bytes, sha: str, url: str, as_of: dt.date, r
     source = url.rsplit("/", 1)[-1]
     release = {"dataset": dataset, "sha256": sha, "url": url, "as_of": as_of, "landing_path": landing_path,
                "run_date": run_date, "processed_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)}
-    table = TABLES[dataset]
+    table = tables(cfg)[dataset]
     try:
-        frame = read_clusters(raw, cfg, source=f"{source} (release {sha[:12]})")
+        frame = read_release(raw, cfg, dataset, source=f"{source} (release {sha[:12]})")
     except EpochSchemaError as exc:
-        _record_parse_failure(dataset, sha, str(exc), run_date, settings)
+        _record_parse_failure(table, sha, str(exc), run_date, settings)
         release.update(status="quarantined", reason=str(exc), rows=0)
         store.publish_epoch(release, {}, settings)
         log.warning("Epoch %s release %s quarantined: %s", dataset, sha[:12], exc)
@@ -104,9 +105,8 @@ def run_day(run_date: dt.date, run_id: str | None = None, settings: Settings | N
     cfg = epoch_config(settings)
     known = store.read_sql("SELECT dataset, sha256, status FROM epoch_releases", settings=settings)
     out, failures = [], []
+    names = tables(cfg)
     for dataset in cfg["datasets"]:
-        if dataset not in TABLES:
-            continue
         try:
             resp, as_of = fetch(dataset, settings, http)
         except FetchError as exc:
@@ -126,7 +126,7 @@ def run_day(run_date: dt.date, run_id: str | None = None, settings: Settings | N
         out.append({k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in rel.items()})
     summary = {"run_date": run_date.isoformat(), "releases": out,
                "new": int(np.sum([r["status"] != "unchanged" for r in out])) if out else 0,
-               "published": sorted({TABLES[r["dataset"]] for r in out if r["status"] == "published"}),
+               "published": sorted({names[r["dataset"]] for r in out if r["status"] == "published"}),
                "quarantined": [{"dataset": r["dataset"], "sha256": r["sha256"], "reason": r["reason"]}
                                for r in out if r["status"] == "quarantined"]}
     if failures:

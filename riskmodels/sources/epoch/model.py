@@ -51,19 +51,25 @@ def latest_release(run_date: dt.date, dataset: str = "gpu_clusters", settings: S
     return None if rel.empty else rel.iloc[0].to_dict()
 
 
-def release_clusters(sha: str, settings: Settings | None = None) -> pd.DataFrame:
-    """The rows of one published ``gpu_clusters`` release, typed as :func:`.clusters.read_clusters`
-    returns them (empty cells as "")."""
+def release_rows(dataset: str, sha: str, settings: Settings | None = None) -> pd.DataFrame:
+    """The rows of one published release of ``dataset``, typed as :func:`.release.read_release`
+    returns them (empty text cells as "")."""
     from ... import store
 
-    df = store.read_sql("SELECT * FROM epoch_clusters WHERE release_sha256 = :s ORDER BY row", {"s": sha}, settings)
-    for col in ("first_operational", "decommissioned"):
+    spec = epoch_config(settings)["datasets"][dataset]
+    df = store.read_sql(f"SELECT * FROM {spec['table']} WHERE release_sha256 = :s ORDER BY row", {"s": sha}, settings)
+    for col in spec.get("dates", []):
         df[col] = pd.to_datetime(df[col], errors="coerce")
-    for col in ("h100e", "power_mw"):
+    for col in spec.get("numbers", []):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    text = [c for c in df.columns if c not in ("row", "h100e", "power_mw", "first_operational", "decommissioned")]
+    text = [c for c in df.columns if c not in ("row", *spec.get("numbers", []), *spec.get("dates", []))]
     df[text] = df[text].fillna("").astype(str)
     return df
+
+
+def release_clusters(sha: str, settings: Settings | None = None) -> pd.DataFrame:
+    """The rows of one published ``gpu_clusters`` release (:func:`release_rows`)."""
+    return release_rows("gpu_clusters", sha, settings)
 
 
 def with_planned(clusters: pd.DataFrame, cfg: dict, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -88,7 +94,7 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
     citation = cfg["datasets"]["gpu_clusters"]["citation"]
     parts = []
     for mid, m in cfg["markets"].items():
-        if m["by"] not in ("owner", "vendor"):
+        if m["by"] not in ("owner", "vendor"):  # frontier and chip-owner markets come from other datasets
             continue
         c = clusters
         if m.get("countries"):
@@ -112,6 +118,35 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
                       + s["clusters"].astype(str) + " cluster(s); " + s["undated"].astype(str)
                       + " counted cluster(s) without a first operational date left out"),
             "ref_file": f"epoch:gpu_clusters@{sha[:12]}", "ref_row": None}))
+    if not parts:
+        return pd.DataFrame(columns=SHARE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[SHARE_COLUMNS]
+
+
+def frontier_market_shares(models: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, release: dict) -> pd.DataFrame:
+    """Market-share rows of the ``frontier`` markets (:func:`.frontier.training_shares` per
+    publication year) from one frontier-models release."""
+    from .frontier import training_shares
+
+    as_of = pd.Timestamp(release["as_of"])
+    sha = str(release["sha256"])
+    citation = cfg["datasets"]["frontier_models"]["citation"]
+    parts = []
+    for mid, spec in cfg["frontier"]["markets"].items():
+        s = training_shares(models, spec["by"], aliases, cfg, spec["context"])
+        s = s[s["period"].str[:4].astype(int) <= as_of.year]     # the release's year so far, and earlier
+        if s.empty:
+            continue
+        parts.append(pd.DataFrame({
+            "market_id": mid, "period": s["period"], "period_type": "year", "entity_id": s["entity_id"],
+            "raw_name": s["raw_name"], "share_pct": s["share_pct"], "market_size_usd_bn": None, "units_m": None,
+            "revenue_usd_bn": None, "segment": None, "metric": cfg["markets"][mid]["metric"],
+            "estimate_type": "Epoch AI estimate", "source": f"{citation}; release of {as_of.date()} (sha256 {sha[:12]})",
+            "source_url": release["url"], "source_date": as_of.strftime("%Y-%m-%d"), "confidence": cfg["confidence"],
+            "notes": (s["flop"].map("{:.4g}".format) + " of " + s["total_flop"].map("{:.4g}".format) + " FLOP in "
+                      + s["models"].astype(str) + " of the year's " + s["year_models"].astype(str)
+                      + " frontier model(s); " + s["unknown_flop"].astype(str) + " without a training-compute figure"),
+            "ref_file": f"epoch:frontier_models@{sha[:12]}", "ref_row": None}))
     if not parts:
         return pd.DataFrame(columns=SHARE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[SHARE_COLUMNS]
@@ -152,18 +187,29 @@ def chip_owner_shares(ownership: pd.DataFrame, aliases: pd.DataFrame, cfg: dict)
 
 def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings | None = None,
                  ownership: pd.DataFrame | None = None) -> dict:
-    """Rows for the daily run: ``markets`` (the definitions of the compute markets that have rows),
-    ``market_shares`` (with ``input_sha256``: the Epoch release's, or the chip-owner dataset's),
-    ``sha256`` (the release scored; None when no published release is known by ``run_date``) and
-    ``release``. ``ownership``: the typed, point-in-time ``compute_ownership`` dataset, if any."""
+    """Rows for the daily run from the latest published release of each Epoch dataset known by
+    ``run_date`` and the ``compute_ownership`` dataset (``ownership``: typed, point in time):
+
+    * ``markets``: the definitions of the compute markets that have rows;
+    * ``market_shares``: their share rows, each with the ``input_sha256`` of what it came from;
+    * ``links``: owner -> user compute links (:func:`.links.compute_links`) and ``lockin_links``
+      the ones lock-in counts (:func:`.links.lockin_links`); ``own_h100e``: each owner's installed
+      H100e in the clusters release's quarter;
+    * ``releases``: ``{dataset: release row}`` of the releases used (empty when none)."""
+    from .links import compute_links, lockin_links
+
     settings = settings or get_settings()
     cfg = epoch_config(settings)
-    release = latest_release(run_date, "gpu_clusters", settings)
+    releases = {name: rel for name in cfg["datasets"] if (rel := latest_release(run_date, name, settings)) is not None}
     aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
+    rows = {name: release_rows(name, str(rel["sha256"]), settings) for name, rel in releases.items()}
     parts = []
-    if release is not None:
-        parts.append(market_shares(release_clusters(release["sha256"], settings), aliases, cfg, release)
-                     .assign(input_sha256=str(release["sha256"])))
+    if "gpu_clusters" in releases:
+        parts.append(market_shares(rows["gpu_clusters"], aliases, cfg, releases["gpu_clusters"])
+                     .assign(input_sha256=str(releases["gpu_clusters"]["sha256"])))
+    if "frontier_models" in releases:
+        parts.append(frontier_market_shares(rows["frontier_models"], aliases, cfg, releases["frontier_models"])
+                     .assign(input_sha256=str(releases["frontier_models"]["sha256"])))
     if ownership is not None and len(ownership):
         chip = chip_owner_shares(ownership, aliases, cfg)
         parts.append(chip.assign(input_sha256=ownership["input_sha256"].iloc[0] if "input_sha256" in ownership else None))
@@ -173,7 +219,16 @@ def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings |
     known = set(entities["entity_id"]) if "entity_id" in entities else set()
     shares["notes"] = np.where(shares["entity_id"].isin(known), shares["notes"],
                                shares["notes"].astype(str) + "; not in the registry: id from Epoch's name")
+    parents = entities.set_index("entity_id")["parent_id"].dropna().to_dict() if "parent_id" in entities else {}
+    links = compute_links(rows.get("data_centers"), rows.get("gpu_clusters"), aliases, cfg,
+                          {n: str(r["sha256"]) for n, r in releases.items()}, parents)
+    own = pd.DataFrame(columns=["entity_id", "h100e"])
+    if "gpu_clusters" in releases:  # each owner's installed H100e in the release's quarter (lock-in's rented share)
+        inst = installed_shares(rows["gpu_clusters"], "owner", aliases, cfg, pd.Timestamp(releases["gpu_clusters"]["as_of"]))
+        own = inst[inst["period"] == inst["period"].max()][["entity_id", "h100e"]] if len(inst) else own
     mk = compute_markets(settings)
     mk = mk[mk["market_id"].isin(set(shares["market_id"]))]
-    return {"markets": mk.reset_index(drop=True), "market_shares": shares.reset_index(drop=True),
-            "sha256": None if release is None else str(release["sha256"]), "release": release}
+    return {"markets": mk.reset_index(drop=True), "market_shares": shares.reset_index(drop=True), "links": links,
+            "lockin_links": lockin_links(links, cfg), "own_h100e": own.reset_index(drop=True), "releases": releases,
+            "sha256": str(releases["gpu_clusters"]["sha256"]) if "gpu_clusters" in releases else None,
+            "release": releases.get("gpu_clusters")}
