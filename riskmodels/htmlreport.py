@@ -299,13 +299,20 @@ def compute_section(d, names: dict, settings: Settings) -> str:
                     f"{E(str(r.run_date))}): {E(str(r.reason))}; the previous release stays scored.</p>")
     m = t["markets"]
     if len(m):
-        html.append("<h3>Compute markets (latest quarter)</h3><table><tr><th>market</th><th>quarter</th><th>HHI</th>"
-                    "<th>interval</th><th>attributed</th><th>top (CR1)</th><th>CR4</th><th>zone (2023 MG)</th></tr>" + "".join(
+        html.append("<h3>Compute markets (latest period)</h3><p><small>Uncertainty band: the lowest and highest HHI "
+                    "over three choices (every counted cluster; Confirmed clusters only; without Unlikely ones), each "
+                    "with the anonymised owners' compute spread over many small owners or taken as one firm. Epoch's "
+                    "H100e are estimates; the band shows how much the choices move the HHI, not a statistical "
+                    "interval.</small></p><table><tr><th>market</th><th>period</th><th>HHI</th>"
+                    "<th>interval</th><th>band</th><th>Confirmed only</th><th>attributed</th><th>top (CR1)</th><th>CR4</th>"
+                    "<th>zone (2023 MG)</th></tr>" + "".join(
                         f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td>"
-                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{r.attributed_pct:.1f}%</td>"
+                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>"
+                        + ("" if pd.isna(r.band_low) else f"{r.band_low:,.0f}–{r.band_high:,.0f}")
+                        + f"</td><td>{_cell(r.hhi_confirmed_only, '{:,.0f}')}</td><td>{r.attributed_pct:.1f}%</td>"
                         f"<td>{E(str(r.top_name if isinstance(r.top_name, str) else r.top_entity_id))} {r.cr1:.1f}%</td>"
                         f"<td>{r.cr4:.1f}%</td><td>{E(r.zone or '')}</td></tr>" for r in m.itertuples())
-                    + "".join(f"<tr><td>{E(r.market_id)}</td><td colspan='7'><small>{E(r.why)}: owner concentration "
+                    + "".join(f"<tr><td>{E(r.market_id)}</td><td colspan='9'><small>{E(r.why)}: owner concentration "
                               "unknown</small></td></tr>" for r in t["missing"].itertuples()) + "</table>")
     h = t["history"]
     if len(h):

@@ -74,7 +74,7 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
 
     Returns DataFrames for ``market_share_facts``, ``concentration``, ``investment_facts``,
-    ``commitment_facts`` (and ``compute_links`` when ``frames`` has them: see
+    ``commitment_facts`` (and ``compute_links`` and ``compute_hhi_bands`` when ``frames`` has them: see
     :func:`with_compute_rows`, which also adds ``compute_links_lockin`` and ``compute_own_h100e``
     for lock-in) and, when the stake and holder datasets are present,
     ``ownership_concentration``, ``ownership_links`` and ``mhhi_drivers``, and with ``risk_cfg``
@@ -118,8 +118,9 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     com = frames["compute_commitments"].copy()
     com["ref_row"] = pd.to_numeric(com["ref_row"]).astype("Int64")
     out = {"market_share_facts": facts, "concentration": conc, "investment_facts": inv, "commitment_facts": com}
-    if "compute_links" in frames:
-        out["compute_links"] = frames["compute_links"]
+    for name in ("compute_links", "compute_hhi_bands"):
+        if name in frames:
+            out[name] = frames[name]
     if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
         from .ownership import ownership_scores
 
@@ -220,6 +221,8 @@ def with_compute_rows(frames: dict[str, pd.DataFrame], run_date: dt.date,
     if len(rows["links"]):
         out["compute_links"], out["compute_links_lockin"] = rows["links"], rows["lockin_links"]
         out["compute_own_h100e"] = rows["own_h100e"]
+    if len(rows["uncertainty"]):
+        out["compute_hhi_bands"] = rows["uncertainty"]
     if rows["market_shares"].empty:
         return out, shas, []
     add = {"markets": rows["markets"].assign(input_sha256=rows["sha256"]), "market_shares": rows["market_shares"]}

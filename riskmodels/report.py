@@ -77,7 +77,8 @@ def sec_tables(run_date=None, settings: Settings | None = None) -> dict[str, pd.
 def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
     """What the Epoch AI compute markets of a run hold (latest run by default): ``release`` (the
     release the run scored: url, as-of date, sha256, rows; None when none), ``quarantined``
-    (releases quarantined, newest first, with the reason), ``credits`` (every Epoch release the run
+    (releases quarantined, newest first, with the reason), ``markets`` also carry the uncertainty
+    band (``band_low``/``band_high``, HHI on Confirmed clusters only, without Unlikely), ``credits`` (every Epoch release the run
     used: dataset, as-of date, rows, sha256, URL and the CC BY citation), ``markets`` (latest period of each
     ``compute.*`` market: HHI and interval in points, CR1/CR4 and attributed share in percent,
     top entity), ``missing`` (configured compute markets without a row: why), ``vendor_vs_analysts``
@@ -115,6 +116,9 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
              "WHERE c.run_date = :d AND c.layer IN ('compute', 'accelerator')")
     allc = allc[allc["period_end"] == allc.groupby("market_id")["period_end"].transform("max")] if len(allc) else allc
     conc = allc[allc["layer"] == "compute"].sort_values("market_id").reset_index(drop=True)
+    bands = q("SELECT market_id, period, hhi_confirmed_only, hhi_excl_unlikely, band_low, band_high "
+              "FROM compute_hhi_bands WHERE run_date = :d")
+    conc = conc.merge(bands, on=["market_id", "period"], how="left")
     missing = [{"market_id": m, "why": "no counted cluster with a named " + (spec["by"] if spec["by"] == "owner" else
                                                                            "chip vendor") + " and a date"}
                for m, spec in cfg["markets"].items() if sha and m not in set(conc["market_id"])]
@@ -187,7 +191,8 @@ def where_results_are(settings: Settings | None = None) -> str:
         "  scores:    concentration, ownership_concentration, mhhi_drivers, lockin_scores, circular_flows, antitrust_scores",
         "  facts:     market_share_facts, investment_facts, commitment_facts, ownership_links, entities, markets",
         "  SEC:       sec_filings, sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding",
-        "  Epoch AI:  epoch_releases, epoch_clusters (compute markets: concentration WHERE layer = 'compute')",
+        "  Epoch AI:  epoch_releases, epoch_clusters, epoch_data_centers, epoch_frontier_models;",
+        "             compute_links, compute_hhi_bands (compute markets: concentration WHERE layer = 'compute')",
         "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox, fetch_log",
         "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
         "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",

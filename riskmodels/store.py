@@ -354,6 +354,18 @@ compute_links = sa.Table(
     sa.Column("release_sha256", sa.String(64), nullable=False), sa.Column("source_ref", sa.Text, nullable=False),
 )
 
+# the band of each cluster-derived compute HHI (riskmodels.sources.epoch.model.uncertainty), points:
+# every counted cluster, Confirmed only, without Unlikely; lowest lower / highest upper bound over them
+compute_hhi_bands = sa.Table(
+    "compute_hhi_bands", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True), sa.Column("hhi", sa.Float, nullable=False),
+    sa.Column("hhi_confirmed_only", sa.Float), sa.Column("hhi_excl_unlikely", sa.Float),
+    sa.Column("band_low", sa.Float, nullable=False), sa.Column("band_high", sa.Float, nullable=False),
+    sa.Column("attributed_pct", sa.Float), sa.Column("attributed_pct_confirmed_only", sa.Float),
+    sa.Column("release_sha256", sa.String(64), nullable=False),
+)
+
 antitrust_scores = sa.Table(
     "antitrust_scores", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("subject_type", sa.String(16), primary_key=True),
@@ -417,7 +429,8 @@ _lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institution
 #: Score tables published per run date, in write order.
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
                                     ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
-                                    circular_flows, antitrust_scores, compute_links)}
+                                    circular_flows, antitrust_scores, compute_links,
+                                    compute_hhi_bands)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 

@@ -360,3 +360,22 @@ def test_frontier_training_shares_split_makers_and_keep_unknown_as_the_remainder
     assert s.loc[("2024FY", "nvidia"), "unknown_flop"] == 1 and s.loc[("2024FY", "nvidia"), "year_models"] == 4
     assert s.loc[("2023FY", "google-cloud"), "share_pct"] == pytest.approx(100.0)
     assert training_shares(models, "cloud", ALIASES, CFG, "cloud").empty
+
+
+def test_the_uncertainty_band_spans_the_certainty_choices_and_the_anonymised_remainder():
+    from riskmodels.sources.epoch.model import uncertainty
+
+    rows = [{"name": "A", "status": "Existing", "certainty": "Confirmed", "h100e": "600", "owner": "xAI",
+             "first_operational": "2024-01-10"},
+            {"name": "B", "status": "Existing", "certainty": "Likely", "h100e": "300", "owner": "Meta AI",
+             "first_operational": "2024-01-10"},
+            {"name": "C", "status": "Existing", "certainty": "Unlikely", "h100e": "100", "owner": "",
+             "first_operational": "2024-01-10"}]
+    c = read_clusters(release(rows), CFG)
+    band = uncertainty(c, ALIASES, CFG, {"as_of": "2024-03-31", "sha256": "d" * 64})
+    b = band[band.market_id == "compute.epoch.h100e-owner.ww"].set_index("period").loc["2024Q1"]
+    # all: xAI 60%, Meta 30%, 10% unattributed -> 3,600 + 900 = 4,500 (upper: + 100 = 4,600)
+    assert b.hhi == pytest.approx(4500) and b.band_high >= 10000 - 1e-6
+    # Confirmed only: xAI alone -> 10,000; without Unlikely: xAI 600/900, Meta 300/900 -> 5,555.6
+    assert b.hhi_confirmed_only == pytest.approx(10000) and b.hhi_excl_unlikely == pytest.approx(50000 / 9)
+    assert b.band_low == pytest.approx(4500) and b.attributed_pct == pytest.approx(90.0)

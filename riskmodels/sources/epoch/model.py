@@ -86,9 +86,27 @@ def with_planned(clusters: pd.DataFrame, cfg: dict, as_of: pd.Timestamp) -> pd.D
     return pd.concat([clusters, plan], ignore_index=True)
 
 
+def _market_clusters(clusters: pd.DataFrame, m: dict, cfg: dict, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The clusters one market counts: its country filter, plus planned capacity when ``planned``."""
+    c = clusters
+    if m.get("countries"):
+        c = c[c["country"].isin(m["countries"])]
+    if m.get("countries_except"):
+        c = c[c["country"].ne("") & ~c["country"].isin(m["countries_except"])]
+    if m.get("planned"):
+        c = with_planned(c, cfg, as_of)
+    return c
+
+
+def _market_installed(clusters: pd.DataFrame, m: dict, aliases: pd.DataFrame, cfg: dict,
+                      as_of: pd.Timestamp) -> pd.DataFrame:
+    s = installed_shares(_market_clusters(clusters, m, cfg, as_of), m["by"], aliases, cfg, as_of)
+    return s[s["period"] == str(as_of.to_period("Q"))] if m.get("planned") else s
+
+
 def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, release: dict) -> pd.DataFrame:
-    """Market-share rows (``data/market_shares.csv`` columns) of every compute market from one
-    release's clusters. Vectorised per market (a handful of markets)."""
+    """Market-share rows (``data/market_shares.csv`` columns) of every cluster-derived compute
+    market from one release's clusters. Vectorised per market (a handful of markets)."""
     as_of = pd.Timestamp(release["as_of"])
     sha = str(release["sha256"])
     citation = cfg["datasets"]["gpu_clusters"]["citation"]
@@ -96,16 +114,7 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
     for mid, m in cfg["markets"].items():
         if m["by"] not in ("owner", "vendor"):  # frontier and chip-owner markets come from other datasets
             continue
-        c = clusters
-        if m.get("countries"):
-            c = c[c["country"].isin(m["countries"])]
-        if m.get("countries_except"):
-            c = c[c["country"].ne("") & ~c["country"].isin(m["countries_except"])]
-        if m.get("planned"):
-            c = with_planned(c, cfg, as_of)
-        s = installed_shares(c, m["by"], aliases, cfg, as_of)
-        if m.get("planned"):
-            s = s[s["period"] == str(as_of.to_period("Q"))]
+        s = _market_installed(clusters, m, aliases, cfg, as_of)
         if s.empty:
             continue
         parts.append(pd.DataFrame({
@@ -121,6 +130,50 @@ def market_shares(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, rele
     if not parts:
         return pd.DataFrame(columns=SHARE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[SHARE_COLUMNS]
+
+
+UNCERTAINTY_COLUMNS = ["market_id", "period", "hhi", "hhi_confirmed_only", "hhi_excl_unlikely", "band_low",
+                       "band_high", "attributed_pct", "attributed_pct_confirmed_only", "release_sha256"]
+
+
+def uncertainty(clusters: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, release: dict) -> pd.DataFrame:
+    """The band of each cluster-derived compute HHI (points), per market and quarter: the HHI on
+    every counted cluster (``hhi``), on ``Confirmed`` clusters only and without ``Unlikely`` ones;
+    ``band_low`` / ``band_high`` the lowest lower bound and the highest upper bound over those
+    variants, where an anonymised owner's (unattributed) compute is either spread over many small
+    owners (lower) or one firm (upper). Epoch's H100e are estimates: this is the spread of the
+    choices, not a statistical interval."""
+    from ...concentration import concentration_table
+
+    as_of = pd.Timestamp(release["as_of"])
+    unc = cfg["uncertainty"]
+    variants = {"all": clusters,
+                "confirmed_only": clusters[clusters["certainty"].isin(unc["confirmed"])],
+                "excl_unlikely": clusters[~clusters["certainty"].isin(unc["unlikely"])]}
+    parts = []
+    for mid, m in cfg["markets"].items():
+        if m["by"] not in ("owner", "vendor"):
+            continue
+        per = {}
+        for name, c in variants.items():
+            s = _market_installed(c, m, aliases, cfg, as_of)
+            if len(s):
+                per[name] = concentration_table(s.assign(market_id=mid))[
+                    ["market_id", "period", "hhi", "hhi_lower", "hhi_upper", "attributed_pct"]].set_index(
+                        ["market_id", "period"])
+        if "all" not in per:
+            continue
+        t = per["all"][["hhi", "attributed_pct"]].copy()
+        for name in ("confirmed_only", "excl_unlikely"):
+            t[f"hhi_{name}"] = per[name]["hhi"] if name in per else np.nan
+        t["attributed_pct_confirmed_only"] = per["confirmed_only"]["attributed_pct"] if "confirmed_only" in per else np.nan
+        lows = pd.concat([v["hhi_lower"] for v in per.values()], axis=1)
+        highs = pd.concat([v["hhi_upper"] for v in per.values()], axis=1)
+        t["band_low"], t["band_high"] = lows.min(axis=1), highs.max(axis=1)
+        parts.append(t.reset_index())
+    if not parts:
+        return pd.DataFrame(columns=UNCERTAINTY_COLUMNS)
+    return pd.concat(parts, ignore_index=True).assign(release_sha256=str(release["sha256"]))[UNCERTAINTY_COLUMNS]
 
 
 def frontier_market_shares(models: pd.DataFrame, aliases: pd.DataFrame, cfg: dict, release: dict) -> pd.DataFrame:
@@ -194,7 +247,8 @@ def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings |
     * ``market_shares``: their share rows, each with the ``input_sha256`` of what it came from;
     * ``links``: owner -> user compute links (:func:`.links.compute_links`) and ``lockin_links``
       the ones lock-in counts (:func:`.links.lockin_links`); ``own_h100e``: each owner's installed
-      H100e in the clusters release's quarter;
+      H100e in the clusters release's quarter; ``uncertainty``: the band of each cluster-derived
+      compute HHI (:func:`uncertainty`);
     * ``releases``: ``{dataset: release row}`` of the releases used (empty when none)."""
     from .links import compute_links, lockin_links
 
@@ -223,12 +277,15 @@ def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings |
     links = compute_links(rows.get("data_centers"), rows.get("gpu_clusters"), aliases, cfg,
                           {n: str(r["sha256"]) for n, r in releases.items()}, parents)
     own = pd.DataFrame(columns=["entity_id", "h100e"])
-    if "gpu_clusters" in releases:  # each owner's installed H100e in the release's quarter (lock-in's rented share)
+    band = pd.DataFrame(columns=UNCERTAINTY_COLUMNS)
+    if "gpu_clusters" in releases:
+        band = uncertainty(rows["gpu_clusters"], aliases, cfg, releases["gpu_clusters"])  # each owner's installed H100e in the release's quarter (lock-in's rented share)
         inst = installed_shares(rows["gpu_clusters"], "owner", aliases, cfg, pd.Timestamp(releases["gpu_clusters"]["as_of"]))
         own = inst[inst["period"] == inst["period"].max()][["entity_id", "h100e"]] if len(inst) else own
     mk = compute_markets(settings)
     mk = mk[mk["market_id"].isin(set(shares["market_id"]))]
     return {"markets": mk.reset_index(drop=True), "market_shares": shares.reset_index(drop=True), "links": links,
-            "lockin_links": lockin_links(links, cfg), "own_h100e": own.reset_index(drop=True), "releases": releases,
+            "lockin_links": lockin_links(links, cfg), "own_h100e": own.reset_index(drop=True), "uncertainty": band,
+            "releases": releases,
             "sha256": str(releases["gpu_clusters"]["sha256"]) if "gpu_clusters" in releases else None,
             "release": releases.get("gpu_clusters")}
