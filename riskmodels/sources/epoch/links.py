@@ -37,7 +37,7 @@ def owner_user_pairs(sites: pd.DataFrame, site_col: str, aliases: pd.DataFrame, 
     use = use.merge(co.drop_duplicates(), on=["idx", "user_id"], how="left")
     use = use[use["_owner"].isna()].drop(columns="_owner")
     pairs = own[["idx", "owner_id"]].merge(use[["idx", "user_id", "confidence"]], on="idx")
-    top = (lambda ids: ids.map(lambda i: (parents or {}).get(i) or i))   # noqa: E731
+    top = (lambda ids: ids.map(parents or {}).fillna(ids))                # the group of each id  # noqa: E731
     pairs = pairs[top(pairs["owner_id"]).to_numpy() != top(pairs["user_id"]).to_numpy()]
     pairs = pairs.drop_duplicates(["idx", "owner_id", "user_id"])
     values = [c for c in ("h100e", "power_mw", "capital_cost_usd_bn") if c in sites]
@@ -69,10 +69,10 @@ def compute_links(centers: pd.DataFrame | None, clusters: pd.DataFrame | None, a
     out = pd.concat(parts, ignore_index=True).reindex(columns=COLUMNS)
     # one row per key: a site listing the same pair twice is already deduplicated; sum if two rows share a name
     key = ["owner_id", "user_id", "origin", "site"]
-    agg = {c: (lambda s: s.sum(min_count=1)) for c in ("h100e", "power_mw", "capital_cost_usd_bn")}
-    agg.update({"confidence": "first", "release_sha256": "first", "source_ref": lambda s: ";".join(s)})
-    return out.groupby(key, as_index=False, dropna=False).agg(agg)[COLUMNS].sort_values(
-        "h100e", ascending=False, na_position="last").reset_index(drop=True)
+    g = out.groupby(key, dropna=False, sort=False)
+    res = pd.concat([g[["h100e", "power_mw", "capital_cost_usd_bn"]].sum(min_count=1),
+                     g[["confidence", "release_sha256"]].first(), g["source_ref"].agg(";".join)], axis=1)
+    return res.reset_index()[COLUMNS].sort_values("h100e", ascending=False, na_position="last").reset_index(drop=True)
 
 
 def lockin_links(links: pd.DataFrame, cfg: dict) -> pd.DataFrame:
