@@ -154,6 +154,20 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
         return pd.DataFrame({"subject_id": a["subject_type"] + ":" + a["subject_id"], "label": a["subject_id"],
                              "value": a["score"], "subject_type": a["subject_type"], "entity_id": a["subject_id"],
                              "drivers": a["explanation"], "links": [[] for _ in range(len(a))]}) if len(a) else pd.DataFrame(columns=cols)
+    if metric == "series_stale":
+        # the latest period of every series: 1 when it is past its stale-after date (config/freshness.yaml)
+        c = _q("SELECT market_id, period, period_end, stale_after, data_age_days, fresh, layer, analyst FROM "
+               "concentration WHERE run_date = :d AND fresh IS NOT NULL", d, settings)
+        if c.empty:
+            return pd.DataFrame(columns=cols)
+        c = _latest_period(c)
+        return pd.DataFrame({
+            "subject_id": c["market_id"], "label": c["market_id"] + " (latest period " + c["period"] + ")",
+            "value": (~c["fresh"].astype(bool)).astype(float), "layer": c["layer"], "series_id": c["market_id"],
+            "drivers": ("latest period " + c["period"] + " ended " + c["period_end"].astype(str) + ", "
+                        + c["data_age_days"].astype("Int64").astype(str) + " days before the run; a newer period was "
+                        "due by " + c["stale_after"].astype(str) + " (" + c["analyst"].astype(str) + ")"),
+            "links": [[] for _ in range(len(c))]})
     if metric == "new_cluster":
         # clusters of the newest Epoch release known by d that the release before it did not list
         rel = _q("SELECT sha256, as_of, url FROM epoch_releases WHERE dataset = 'gpu_clusters' AND status = 'published' "

@@ -205,7 +205,19 @@ th{background:#f4f6fa} .nodata{color:#a00;font-style:italic} .summary{background
 .charts{display:flex;flex-wrap:wrap;gap:12px} .bar{display:flex;align-items:center;gap:6px;font-size:12px}
 .bar .lbl{width:170px} .bar .val{width:36px} .bar .facts{color:#555} .risk{margin:14px 0;padding:8px;border:1px solid #ddd}
 .heat td{text-align:center;min-width:52px} .firing{color:#b00020;font-weight:bold} small{color:#666}
+.age{display:inline-block;font-size:11px;padding:0 5px;border-radius:8px;background:#e6f4ea;color:#1e6b34;white-space:nowrap}
+.age.old{background:#eee;color:#777} tr.stale td{color:#888;background:#fafafa}
 """
+
+
+def age_badge(days, fresh, stale_after=None) -> str:
+    """A small badge with a figure's age in days (green while fresh, grey once stale)."""
+    if days is None or (isinstance(days, float) and pd.isna(days)) or days is pd.NA:
+        return ""
+    fresh = bool(fresh) if fresh is not None and not (isinstance(fresh, float) and pd.isna(fresh)) else True
+    tip = f"fresh until {stale_after}" if fresh else f"stale since {stale_after}: a newer period was due"
+    return (f"<span class='age{'' if fresh else ' old'}' title='{E(tip, quote=True)}'>{int(days):,} d"
+            f"{'' if fresh else ' · stale'}</span>")
 
 PROBE = """document.querySelectorAll('[data-chart]').forEach(function(el){var r=el.getBoundingClientRect();
 el.setAttribute('data-rect',[Math.round(r.left+window.scrollX),Math.round(r.top+window.scrollY),Math.round(r.width),
@@ -412,10 +424,14 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     # summary
     latest = conc[conc["period_end"] == conc.groupby("market_id")["period_end"].transform("max")] if len(conc) else conc
     whole = latest[~latest["zone"].fillna("").str.startswith("n/a")] if len(latest) else latest  # whole markets only
+    if len(whole) and "fresh" in whole:
+        whole = whole[whole["fresh"].fillna(True).astype(bool)]                  # fresh series only
     top3 = whole.sort_values("hhi", ascending=False).head(3)
-    summary = "<div class='summary'><b>Most concentrated markets</b> (latest period): " + (
+    summary = "<div class='summary'><b>Most concentrated markets</b> (fresh series, latest period): " + (
         "; ".join(f"{i + 1}. {E(r.market_id)} {E(r.period)} — HHI {r.hhi:,.0f} ({E(r.zone or '')}) "
-                  f"{_src_links(r.source_refs, 3)}" for i, r in enumerate(top3.itertuples())) or "no data") + "<br>"
+                  f"{age_badge(getattr(r, 'data_age_days', None), getattr(r, 'fresh', None), getattr(r, 'stale_after', None))} "
+                  f"{_src_links(r.source_refs, 3)}" for i, r in enumerate(top3.itertuples()))
+        or ("no fresh series" if len(latest) else "no data")) + "<br>"
     summary += ("<b>Riskiest relationship</b>: " + (f"{E(names.get(risk.investor_id.iloc[0], risk.investor_id.iloc[0]))} → "
                 f"{E(names.get(risk.investee_id.iloc[0], risk.investee_id.iloc[0]))}, antitrust risk "
                 f"{risk.score.iloc[0]:.0f}/100 (rank band {risk.rank_p05.iloc[0]:.0f}–{risk.rank_p95.iloc[0]:.0f})"
@@ -430,19 +446,32 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
              "</small></p>"]
     if latest.empty:
         parts.append(_no_data("no market-period published for this date"))
-    for layer, part in latest.groupby("layer"):
+    def conc_rows(frame: pd.DataFrame, stale: bool = False) -> str:
         body = []
-        for r in part.sort_values("hhi", ascending=False).itertuples():
+        for r in frame.sort_values("hhi", ascending=False).itertuples():
             b = band.loc[(r.market_id, r.period)] if (r.market_id, r.period) in band.index else None
             mh = f"{b.min():,.0f}–{b.max():,.0f}" if b is not None else "n/a"
             ch = "" if pd.isna(r.hhi_change) else f"{r.hhi_change:+,.0f} vs {E(str(r.previous_period))}"
-            body.append(f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td>"
-                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{mh}</td><td>{r.cr4:g}%</td>"
-                        f"<td>{E(r.zone or '')}</td><td>{ch}</td><td>{E(r.min_confidence or '')}</td>"
+            badge = age_badge(getattr(r, "data_age_days", None), getattr(r, "fresh", None),
+                              getattr(r, "stale_after", None))
+            cls = " class='stale'" if stale else ""
+            body.append(f"<tr{cls}><td>{E(r.market_id)}</td><td>{E(r.period)} {badge}"
+                        f"</td><td>{r.hhi:,.0f}</td><td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{mh}</td>"
+                        f"<td>{r.cr4:g}%</td><td>{E(r.zone or '')}</td><td>{ch}</td><td>{E(r.min_confidence or '')}</td>"
                         f"<td>{_src_links(r.source_refs)}</td></tr>")
-        parts.append(f"<h3>{E(layer)}</h3><table><tr><th>market</th><th>period</th><th>HHI</th><th>interval</th>"
-                     "<th>MHHI band</th><th>CR4</th><th>zone (2023 MG)</th><th>change</th><th>lowest confidence</th>"
-                     f"<th>sources</th></tr>{''.join(body)}</table>")
+        return ("<table><tr><th>market</th><th>period (age)</th><th>HHI</th><th>interval</th><th>MHHI band</th>"
+                "<th>CR4</th><th>zone (2023 MG)</th><th>change</th><th>lowest confidence</th><th>sources</th></tr>"
+                + "".join(body) + "</table>")
+
+    is_fresh = latest["fresh"].fillna(True).astype(bool) if "fresh" in latest else pd.Series(True, index=latest.index)
+    for layer, part in latest[is_fresh].groupby("layer"):
+        parts.append(f"<h3>{E(layer)}</h3>" + conc_rows(part))
+    stale = latest[~is_fresh]
+    if len(stale):
+        parts.append("<h3>Stale series</h3><p><small>Series whose latest period is past its stale-after date (two "
+                     "periods of its cadence plus its usual publication lag, <code>config/freshness.yaml</code>): a newer "
+                     "period was due and has not arrived. Shown for the record; the summary and the scores' market "
+                     "power and overlap use fresh series only.</small></p>" + conc_rows(stale, stale=True))
     sections.append("".join(parts))
 
     # trends

@@ -67,8 +67,13 @@ NOT_A_MARKET_ZONE = "n/a: reporting firms' sum"
 def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict,
                    ownership_cfg: dict | None = None, risk_cfg: dict | None = None,
                    previous_antitrust: pd.DataFrame | None = None,
-                   partial_markets: frozenset[str] = frozenset()) -> dict[str, pd.DataFrame]:
+                   partial_markets: frozenset[str] = frozenset(),
+                   freshness_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
+
+    ``freshness_cfg`` (``config/freshness.yaml``): each concentration row gets its cadence,
+    stale-after date, age in days and ``fresh``; the antitrust components that read market shares
+    (market power, horizontal overlap) then use fresh market-periods only.
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -99,6 +104,12 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     partial = conc["market_id"].isin(partial_markets)
     conc.loc[partial, ["zone", "zone_upper"]] = NOT_A_MARKET_ZONE
     conc["period_end"] = period_end(conc["period"]).dt.date
+    if freshness_cfg is not None:
+        from .freshness import freshness
+
+        age = freshness(conc["market_id"], conc["period"], run_date, freshness_cfg)
+        conc[["cadence", "stale_after", "data_age_days", "fresh"]] = age[["cadence", "stale_after", "data_age_days",
+                                                                          "fresh"]]
     grp = shares.groupby(["market_id", "period"])
     conf_rank = shares["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_ORDER)})
     extra = pd.DataFrame({
@@ -148,8 +159,14 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                                                                               "event_type"]))
             out["lockin_scores"] = lk
             out["circular_flows"] = loops
+            # market power and overlap read fresh market-periods only (when freshness is configured)
+            fresh_keys = (conc.loc[conc["fresh"].astype(bool), ["market_id", "period"]] if "fresh" in conc
+                          else conc[["market_id", "period"]])
+            shares_now = shares.merge(fresh_keys, on=["market_id", "period"])
+            contrib_now = (contributions.merge(fresh_keys, on=["market_id", "period"])
+                           if {"market_id", "period"} <= set(contributions.columns) else contributions)
             out["antitrust_scores"] = antitrust_scores(
-                {"investments": inv, "shares": shares, "contributions": contributions, "commitments": com,
+                {"investments": inv, "shares": shares_now, "contributions": contrib_now, "commitments": com,
                  "stakes": frames["stake_rights"], "lockin": lk, "loops": loops, "events": events},
                 frames["entities"], risk_cfg, previous_antitrust)
     return out
@@ -247,7 +264,8 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     previous = store.previous_scores("antitrust_scores", run_date, ["subject_type", "subject_id", "score"], settings)
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
                             load_yaml(settings.home / "config" / "ownership.yaml"),
-                            load_yaml(settings.home / "config" / "risk.yaml"), previous, partial)
+                            load_yaml(settings.home / "config" / "risk.yaml"), previous, partial,
+                            load_yaml(settings.home / "config" / "freshness.yaml"))
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

@@ -73,7 +73,9 @@ ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_res
                  ("entities", "lei", "VARCHAR(20)"), ("market_share_facts", "accession", "VARCHAR(20)"),
                  ("market_share_facts", "form", "VARCHAR(24)"), ("market_share_facts", "accepted_at", "VARCHAR(32)"),
                  ("ownership_concentration", "delta_mhhi_common", "FLOAT"),
-                 ("ownership_concentration", "delta_mhhi_strategic", "FLOAT")]
+                 ("ownership_concentration", "delta_mhhi_strategic", "FLOAT"),
+                 ("concentration", "cadence", "VARCHAR(8)"), ("concentration", "stale_after", "DATE"),
+                 ("concentration", "data_age_days", "INTEGER"), ("concentration", "fresh", "BOOLEAN")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -264,6 +266,10 @@ concentration = sa.Table(
     sa.Column("zone", sa.String(32)), sa.Column("zone_upper", sa.String(32)),
     sa.Column("market_size_usd_bn", sa.Float), sa.Column("min_confidence", sa.String(16)),
     sa.Column("source_refs", sa.Text, nullable=False), sa.Column("input_sha256", sa.String(64), nullable=False),
+    # the age of the figure (riskmodels.freshness, config/freshness.yaml): cadence from the period
+    # label, the last fresh day, run date minus period end (days), fresh on the run date
+    sa.Column("cadence", sa.String(8)), sa.Column("stale_after", sa.Date), sa.Column("data_age_days", sa.Integer),
+    sa.Column("fresh", sa.Boolean),
 )
 
 investment_facts = sa.Table(

@@ -1,7 +1,8 @@
 -- Analyst views over the risk store. Portable SQL (SQLite >= 3.25 and PostgreSQL >= 12).
 -- Created by riskmodels.store.init_db after the tables (schema: riskmodels/store.py).
 
--- Latest published concentration per market: the newest run date, and in it the newest period.
+-- Latest published concentration per market: the newest run date, and in it the newest period,
+-- with the figure's age (data_age_days = run date - period end) and whether it is still fresh.
 CREATE VIEW v_latest_concentration AS
 WITH latest_run AS (SELECT MAX(run_date) AS run_date FROM concentration),
 ranked AS (
@@ -11,7 +12,8 @@ ranked AS (
 SELECT r.run_date, r.market_id, m.layer, m.definition, m.geography, m.analyst, m.metric,
        r.period, r.period_end, r.n_firms, r.attributed_pct, r.hhi, r.hhi_lower, r.hhi_upper,
        r.cr1, r.cr4, r.numbers_equivalent, r.top_entity_id, r.zone, r.zone_upper,
-       r.market_size_usd_bn, r.min_confidence, r.source_refs
+       r.market_size_usd_bn, r.min_confidence, r.source_refs,
+       r.cadence, r.stale_after, r.data_age_days, r.fresh
 FROM ranked r JOIN markets m ON m.market_id = r.market_id
 WHERE r.rn = 1;
 
@@ -22,7 +24,8 @@ SELECT c.run_date, c.market_id, c.layer, c.analyst, c.period, c.period_end, c.hh
        LAG(c.hhi) OVER w AS previous_hhi,
        c.hhi - LAG(c.hhi) OVER w AS hhi_change,
        c.cr4 - LAG(c.cr4) OVER w AS cr4_change,
-       c.zone, LAG(c.zone) OVER w AS previous_zone
+       c.zone, LAG(c.zone) OVER w AS previous_zone,
+       c.data_age_days, c.fresh
 FROM concentration c
 WINDOW w AS (PARTITION BY c.run_date, c.market_id ORDER BY c.period_end);
 

@@ -78,7 +78,7 @@ def test_empty_and_degenerate_inputs_render_no_data(chromium, tmp_path, workspac
     # nothing published at all
     page = build_report(dt.date(2020, 1, 1), tmp_path / "empty")
     dom, _ = render(chromium, page, tmp_path)
-    assert dom.count("No data:") >= 5 and "Most concentrated markets</b> (latest period): no data" in dom
+    assert dom.count("No data:") >= 5 and "Most concentrated markets</b> (fresh series, latest period): no data" in dom
     # an early date: only the 2022 cloud series were published by then; no relationship had a
     # price or a lock-in score yet
     from riskmodels import pipeline
@@ -94,7 +94,7 @@ def test_export_and_backfill(store_dir, tmp_path):
 
     paths = export(D, "parquet", tmp_path / "pq")
     conc = pd.read_parquet(tmp_path / "pq" / "concentration.parquet")
-    assert len(paths) == len(store.SCORE_TABLES) == 11 and len(conc) >= 38
+    assert len(paths) == len(store.SCORE_TABLES) == 12 and len(conc) >= 38
     csvs = export(D, "csv", tmp_path / "csv")
     assert pd.read_csv(csvs[0]).shape[0] > 0
     env = {**os.environ, "RISKMODELS_VAR": str(tmp_path / "bf"), "RISKMODELS_DB_URL": f"sqlite:///{tmp_path / 'bf.db'}"}
