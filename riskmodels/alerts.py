@@ -104,9 +104,14 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
             return pd.DataFrame(columns=cols)
         c = _latest_period(c)
         drivers, links = _drivers_for_markets(_share_context(d, settings))
+        change = c["hhi_change"]
+        if metric == "hhi_change" and "coverage_change" in c:
+            # a change of coverage (attributed share moved by more than coverage_change_points) is not a
+            # change of concentration: not observed by the change rule (the report shows both coverages)
+            change = change.where(~c["coverage_change"].fillna(False).astype(bool))
         out = pd.DataFrame({
             "subject_id": c["market_id"], "label": c["market_id"] + " " + c["period"],
-            "value": c["hhi"] if metric == "hhi" else c["hhi_change"], "hhi": c["hhi"], "layer": c["layer"],
+            "value": c["hhi"] if metric == "hhi" else change, "hhi": c["hhi"], "layer": c["layer"],
             "market_id": c["market_id"],
             "drivers": [f"firms: {drivers.get((m, p), '')}; attributed {a:g}%; "
                         + ("no previous period" if pd.isna(pp) else f"previous period {pp} at {ph:,.0f}")

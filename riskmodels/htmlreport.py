@@ -452,6 +452,9 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             b = band.loc[(r.market_id, r.period)] if (r.market_id, r.period) in band.index else None
             mh = f"{b.min():,.0f}–{b.max():,.0f}" if b is not None else "n/a"
             ch = "" if pd.isna(r.hhi_change) else f"{r.hhi_change:+,.0f} vs {E(str(r.previous_period))}"
+            if ch and bool(getattr(r, "coverage_change", False) or False):
+                ch = (f"coverage change: {r.previous_attributed_pct:.0f}% → {r.attributed_pct:.0f}% attributed "
+                      f"(HHI {r.hhi_change:+,.0f} vs {E(str(r.previous_period))} is not a concentration change)")
             badge = age_badge(getattr(r, "data_age_days", None), getattr(r, "fresh", None),
                               getattr(r, "stale_after", None))
             cls = " class='stale'" if stale else ""

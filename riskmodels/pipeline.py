@@ -68,12 +68,15 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                    ownership_cfg: dict | None = None, risk_cfg: dict | None = None,
                    previous_antitrust: pd.DataFrame | None = None,
                    partial_markets: frozenset[str] = frozenset(),
-                   freshness_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
+                   freshness_cfg: dict | None = None,
+                   coverage_change_points: float | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
     ``freshness_cfg`` (``config/freshness.yaml``): each concentration row gets its cadence,
     stale-after date, age in days and ``fresh``; the antitrust components that read market shares
     (market power, horizontal overlap) then use fresh market-periods only.
+    ``coverage_change_points``: a row whose attributed share differs from the previous period's of
+    the same series by more than this many points is flagged ``coverage_change``.
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -110,6 +113,12 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         age = freshness(conc["market_id"], conc["period"], run_date, freshness_cfg)
         conc[["cadence", "stale_after", "data_age_days", "fresh"]] = age[["cadence", "stale_after", "data_age_days",
                                                                           "fresh"]]
+    # coverage against the previous period of the same series (by period end)
+    order = conc.sort_values(["market_id", "period_end"]).index
+    conc.loc[order, "previous_attributed_pct"] = conc.loc[order].groupby("market_id")["attributed_pct"].shift().to_numpy()
+    if coverage_change_points is not None:
+        moved = (conc["attributed_pct"] - conc["previous_attributed_pct"]).abs() > float(coverage_change_points)
+        conc["coverage_change"] = moved.fillna(False).astype(bool)
     grp = shares.groupby(["market_id", "period"])
     conf_rank = shares["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_ORDER)})
     extra = pd.DataFrame({
@@ -265,7 +274,8 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     scores = compute_scores(frames, run_date, thresholds(settings)["zones"]["us-2023"],
                             load_yaml(settings.home / "config" / "ownership.yaml"),
                             load_yaml(settings.home / "config" / "risk.yaml"), previous, partial,
-                            load_yaml(settings.home / "config" / "freshness.yaml"))
+                            load_yaml(settings.home / "config" / "freshness.yaml"),
+                            thresholds(settings).get("coverage_change_points"))
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

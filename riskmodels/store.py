@@ -75,7 +75,8 @@ ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_res
                  ("ownership_concentration", "delta_mhhi_common", "FLOAT"),
                  ("ownership_concentration", "delta_mhhi_strategic", "FLOAT"),
                  ("concentration", "cadence", "VARCHAR(8)"), ("concentration", "stale_after", "DATE"),
-                 ("concentration", "data_age_days", "INTEGER"), ("concentration", "fresh", "BOOLEAN")]
+                 ("concentration", "data_age_days", "INTEGER"), ("concentration", "fresh", "BOOLEAN"),
+                 ("concentration", "previous_attributed_pct", "FLOAT"), ("concentration", "coverage_change", "BOOLEAN")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -270,6 +271,10 @@ concentration = sa.Table(
     # label, the last fresh day, run date minus period end (days), fresh on the run date
     sa.Column("cadence", sa.String(8)), sa.Column("stale_after", sa.Date), sa.Column("data_age_days", sa.Integer),
     sa.Column("fresh", sa.Boolean),
+    # against the previous period of the same series: its attributed share (percent) and whether the
+    # coverage moved by more than thresholds.yaml coverage_change_points (then the change is not one
+    # of concentration)
+    sa.Column("previous_attributed_pct", sa.Float), sa.Column("coverage_change", sa.Boolean),
 )
 
 investment_facts = sa.Table(

@@ -17,7 +17,8 @@ SELECT r.run_date, r.market_id, m.layer, m.definition, m.geography, m.analyst, m
 FROM ranked r JOIN markets m ON m.market_id = r.market_id
 WHERE r.rn = 1;
 
--- Change against the previous period of the same market (same analyst series), per run date.
+-- Change against the previous period of the same market (same analyst series), per run date;
+-- coverage_change: the attributed share moved too much for the change to be one of concentration.
 CREATE VIEW v_concentration_change AS
 SELECT c.run_date, c.market_id, c.layer, c.analyst, c.period, c.period_end, c.hhi,
        LAG(c.period) OVER w AS previous_period,
@@ -25,7 +26,8 @@ SELECT c.run_date, c.market_id, c.layer, c.analyst, c.period, c.period_end, c.hh
        c.hhi - LAG(c.hhi) OVER w AS hhi_change,
        c.cr4 - LAG(c.cr4) OVER w AS cr4_change,
        c.zone, LAG(c.zone) OVER w AS previous_zone,
-       c.data_age_days, c.fresh
+       c.data_age_days, c.fresh,
+       c.attributed_pct, c.previous_attributed_pct, c.coverage_change
 FROM concentration c
 WINDOW w AS (PARTITION BY c.run_date, c.market_id ORDER BY c.period_end);
 

@@ -1,6 +1,7 @@
 """The age of every figure (issue 15, item 2): cadence from the period label, the stale-after date
 at the cadence boundaries, overrides per market, and its use in the run (columns, views, the
-summary, the antitrust market-power component, the 'series went stale' alert)."""
+summary, the antitrust market-power component, the 'series went stale' alert); and changes that
+are real (item 5): a change of coverage is not a change of concentration."""
 from __future__ import annotations
 
 import datetime as dt
@@ -73,3 +74,15 @@ def test_the_run_ages_every_figure_and_scores_on_fresh_series(workspace):
     obs = metric_frame("series_stale", d).set_index("subject_id")
     assert obs.loc["accel.techinsights.dc-gpu.units", "value"] == 1.0
     assert obs.loc["accel.mizuho.ai-chips", "value"] == 0.0
+
+    # Menlo's enterprise-API spend: 24% attributed in 2024FY, 88% in 2025FY -> a coverage change that
+    # the change rule does not observe, and the report says so with both coverages
+    v = store.read_sql("SELECT period, hhi_change, attributed_pct, previous_attributed_pct, coverage_change FROM "
+                       "v_concentration_change WHERE run_date = :d AND market_id = 'model.menlo.us-ent-api.spend'",
+                       {"d": d}).set_index("period")
+    assert bool(v.loc["2025FY", "coverage_change"]) and v.loc["2025FY", "previous_attributed_pct"] == 24.0
+    assert v.loc["2025FY", "hhi_change"] == pytest.approx(2194.0)
+    assert "model.menlo.us-ent-api.spend" not in set(metric_frame("hhi_change", d)["subject_id"])
+    assert "coverage change: 24% → 88% attributed" in page
+    # a series whose coverage is stable keeps its change observed
+    assert "cloud.canalys.ww" in set(metric_frame("hhi_change", d)["subject_id"])
