@@ -64,8 +64,12 @@ operator_notifications = sa.Table(
 
 
 def rules_config(settings: Settings | None = None) -> dict:
+    """The alert rules: ``config/alert_rules.yaml``, or the file ``RISKMODELS_ALERT_RULES`` names
+    (an operator's own copy, e.g. with the per-series rules switched on)."""
+    import os
+
     settings = settings or get_settings()
-    return load_yaml(settings.home / "config" / "alert_rules.yaml")
+    return load_yaml(os.environ.get("RISKMODELS_ALERT_RULES") or settings.home / "config" / "alert_rules.yaml")
 
 
 # --------------------------------------------------------------------------- metrics
@@ -159,6 +163,36 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
         return pd.DataFrame({"subject_id": a["subject_type"] + ":" + a["subject_id"], "label": a["subject_id"],
                              "value": a["score"], "subject_type": a["subject_type"], "entity_id": a["subject_id"],
                              "drivers": a["explanation"], "links": [[] for _ in range(len(a))]}) if len(a) else pd.DataFrame(columns=cols)
+    if metric in ("concept_hhi", "concept_firm_share"):
+        # one observation per concept (and firm): the consensus (median) of the concept's FRESH series
+        # in the "latest" bucket (each series' latest period); evaluate() adds how many series are past
+        # the rule's threshold (robust: all, contested: some)
+        c = _q("SELECT * FROM concept_concentration WHERE run_date = :d AND bucket = 'latest' AND n_fresh > 0", d,
+               settings)
+        if c.empty:
+            return pd.DataFrame(columns=cols)
+        if metric == "concept_hhi":
+            fresh = [[(x["market_id"], x["period"], x["hhi"]) for x in json.loads(j) if x["fresh"]] for j in c["series"]]
+            return pd.DataFrame({
+                "subject_id": c["concept_id"], "label": c["concept_name"], "value": c["median_hhi"],
+                "concept_id": c["concept_id"], "n_fresh": c["n_fresh"].astype(int), "series_values": fresh,
+                "drivers": [f"median HHI of {n} fresh series ({lo:,.0f}–{hi:,.0f}); {tot - n} stale series not counted"
+                            for n, lo, hi, tot in zip(c["n_fresh"], c["hhi_min"], c["hhi_max"], c["n_series"])],
+                "links": [[] for _ in range(len(c))]})
+        f = _q("SELECT f.*, e.name FROM concept_firm_shares f LEFT JOIN entities e ON e.entity_id = f.entity_id "
+               "WHERE f.run_date = :d AND f.bucket = 'latest' AND f.n_series > 0", d, settings)
+        f = f.merge(c[["concept_id", "concept_name"]], on="concept_id")
+        if f.empty:
+            return pd.DataFrame(columns=cols)
+        vals = [[(m, None, v) for m, v in json.loads(j).items()] for j in f["series"]]
+        who = f["name"].fillna(f["entity_id"])
+        return pd.DataFrame({
+            "subject_id": f["concept_id"] + ":" + f["entity_id"], "label": who + "'s share of " + f["concept_name"],
+            "value": f["share_median"], "concept_id": f["concept_id"], "entity_id": f["entity_id"],
+            "n_fresh": f["n_fresh"].astype(int), "series_values": vals,
+            "drivers": [f"median of its shares in {k} of the concept's {n} fresh series ({lo:g}–{hi:g}%)"
+                        for k, n, lo, hi in zip(f["n_series"], f["n_fresh"], f["share_min"], f["share_max"])],
+            "links": [[] for _ in range(len(f))]})
     if metric == "series_stale":
         # the latest period of every series: 1 when it is past its stale-after date (config/freshness.yaml)
         c = _q("SELECT market_id, period, period_end, stale_after, data_age_days, fresh, layer, analyst FROM "
@@ -221,6 +255,8 @@ def evaluate(d: dt.date, cfg: dict, settings: Settings | None = None) -> tuple[p
                           "GROUP BY rule_id, subject_id) m ON m.rule_id = s.rule_id AND m.subject_id = s.subject_id "
                           "AND m.run_date = s.run_date", {"d": d}, settings).set_index(["rule_id", "subject_id"])
     for rule in cfg["rules"]:
+        if not rule.get("enabled", True):   # per-series rules are kept in config, off by default
+            continue
         if rule["metric"] not in cache:
             cache[rule["metric"]] = metric_frame(rule["metric"], d, settings)
         obs = cache[rule["metric"]]
@@ -238,6 +274,15 @@ def evaluate(d: dt.date, cfg: dict, settings: Settings | None = None) -> tuple[p
         for key, (op, bound) in (rule.get("when") or {}).items():
             cond &= _OPS[op](obs[key].to_numpy(dtype=float), bound)
         firing_now = _fires(value, rule["threshold"], rule["direction"]) & cond
+        if "series_values" in obs:
+            # consensus crossings: robust when every fresh series is past the threshold, contested when some are
+            past = [sum(1 for *_, v in vals if v is not None and _fires(np.array([v]), rule["threshold"],
+                                                                           rule["direction"])[0]) for vals in obs["series_values"]]
+            n = obs["n_fresh"].to_numpy()
+            kind = np.where(np.array(past) >= n, "robust", np.where(np.array(past) > 0, "contested", "none"))
+            obs = obs.assign(drivers=[f"{'above' if rule['direction'] == 'above' else 'below'} {rule['threshold']:g} in "
+                                      f"{k} of {m} fresh series ({t}); " + str(dv)
+                                      for k, m, t, dv in zip(past, n, kind, obs["drivers"])], consensus=kind)
         clear_now = _clears(value, rule["threshold"], rule.get("hysteresis", 0), rule["direction"]) | ~cond
         idx = pd.MultiIndex.from_arrays([[rule["id"]] * len(obs), obs["subject_id"]])
         before = prev["status"].reindex(idx).fillna("OK").to_numpy()

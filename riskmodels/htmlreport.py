@@ -477,6 +477,32 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                      "power and overlap use fresh series only.</small></p>" + conc_rows(stale, stale=True))
     sections.append("".join(parts))
 
+    # concepts: one consensus across analyst series
+    cons = _q("SELECT * FROM concept_concentration WHERE run_date = :d AND bucket = 'latest' ORDER BY "
+              "n_fresh DESC, median_hhi DESC", d, settings)
+    firms = _q("SELECT * FROM concept_firm_shares WHERE run_date = :d AND bucket = 'latest' AND n_series > 0",
+               d, settings)
+    rows = []
+    for r in cons[cons["n_series"] > 1].itertuples() if len(cons) else ():
+        top = firms[firms["concept_id"] == r.concept_id].sort_values("share_median", ascending=False).head(3)
+        who = "; ".join(f"{E(names.get(t.entity_id, t.entity_id))} {t.share_min:.3g}–{t.share_max:.3g}% "
+                        f"<small>({t.n_series} of {t.n_fresh})</small>" for t in top.itertuples())
+        band = (f"<small>no fresh series; all {int(r.n_series)}: {r.median_hhi_all:,.0f} ({r.hhi_min_all:,.0f}–"
+                f"{r.hhi_max_all:,.0f}), stale</small>" if pd.isna(r.median_hhi)
+                else f"{r.median_hhi:,.0f} <small>({r.hhi_min:,.0f}–{r.hhi_max:,.0f})</small>")
+        agree = "" if r.zones_agree is None or pd.isna(r.zones_agree) else (
+            E(str(r.zone)) if bool(r.zones_agree) else "<i>series disagree</i>")
+        rows.append(f"<tr><td>{E(r.concept_name)}</td><td>{int(r.n_fresh)} of {int(r.n_series)}</td><td>{band}</td>"
+                    f"<td>{agree}</td><td>{who}</td></tr>")
+    sections.append("<h2 id='concepts'>Concepts: the analysts side by side</h2><p><small>Series that measure the "
+                    "same thing (<code>config/concepts.yaml</code>), each at its latest period: the median HHI and the "
+                    "band over the fresh series, whether they agree on the 2023 zone, and the largest firms' share range "
+                    "across them (in how many of the fresh series). Denominators differ between series: nothing is "
+                    "averaged into one market.</small></p>" + (
+                        "<table><tr><th>concept</th><th>fresh series</th><th>median HHI (band)</th><th>zone</th>"
+                        "<th>largest firms (share range)</th></tr>" + "".join(rows) + "</table>"
+                        if rows else _no_data("no concept with more than one series")))
+
     # trends
     charts = [trend_chart(conc[conc.market_id == m], m) for m in sorted(conc.market_id.unique())] if len(conc) else []
     sections.append("<h2 id='trends'>HHI trends</h2><div class='charts'>" + ("".join(charts) or _no_data("no HHI series"))

@@ -64,12 +64,24 @@ def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.Data
 NOT_A_MARKET_ZONE = "n/a: reporting firms' sum"
 
 
+def market_names(markets: pd.DataFrame) -> dict[str, str]:
+    """A display name per market id: its definition (or, when that is long, its metric), geography
+    and analyst series ("Enterprise LLM usage for code generation, US — Menlo Ventures")."""
+    if markets.empty or not {"definition", "geography", "analyst"} <= set(markets.columns):
+        return {}
+    d = markets["definition"].fillna("").astype(str)
+    what = d.where(d.str.len().between(1, 60), markets.get("metric", d).fillna(d).astype(str))
+    name = what + ", " + markets["geography"].fillna("").astype(str) + " — " + markets["analyst"].fillna("").astype(str)
+    return dict(zip(markets["market_id"], name))
+
+
 def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: dict,
                    ownership_cfg: dict | None = None, risk_cfg: dict | None = None,
                    previous_antitrust: pd.DataFrame | None = None,
                    partial_markets: frozenset[str] = frozenset(),
                    freshness_cfg: dict | None = None,
-                   coverage_change_points: float | None = None) -> dict[str, pd.DataFrame]:
+                   coverage_change_points: float | None = None,
+                   concepts_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
     ``freshness_cfg`` (``config/freshness.yaml``): each concentration row gets its cadence,
@@ -77,6 +89,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     (market power, horizontal overlap) then use fresh market-periods only.
     ``coverage_change_points``: a row whose attributed share differs from the previous period's of
     the same series by more than this many points is flagged ``coverage_change``.
+    ``concepts_cfg`` (``config/concepts.yaml``): adds ``concept_concentration`` and
+    ``concept_firm_shares`` (:mod:`riskmodels.concepts`).
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -131,6 +145,13 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         "input_sha256": grp["input_sha256"].first(),
     }).reset_index()
     conc = conc.merge(extra, on=["market_id", "period"], how="left", validate="one_to_one")
+    if concepts_cfg is not None:
+        from .concepts import concept_concentration, concept_firm_shares
+
+        names = market_names(frames["markets"])
+        # a reporting firms' sum is no market: never a concept of its own (config may list it as reference)
+        concept_out = {"concept_concentration": concept_concentration(conc, concepts_cfg, names, partial_markets),
+                       "concept_firm_shares": concept_firm_shares(conc, shares, concepts_cfg, names, partial_markets)}
     facts = shares.drop_duplicates(["market_id", "period", "entity_id"]).copy()
     facts["ref_row"] = pd.to_numeric(facts["ref_row"]).astype("Int64")
     inv = frames["investments"].copy()
@@ -141,6 +162,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     for name in ("compute_links", "compute_hhi_bands"):
         if name in frames:
             out[name] = frames[name]
+    if concepts_cfg is not None:
+        out.update(concept_out)
     if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
         from .ownership import ownership_scores
 
@@ -275,7 +298,8 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
                             load_yaml(settings.home / "config" / "ownership.yaml"),
                             load_yaml(settings.home / "config" / "risk.yaml"), previous, partial,
                             load_yaml(settings.home / "config" / "freshness.yaml"),
-                            thresholds(settings).get("coverage_change_points"))
+                            thresholds(settings).get("coverage_change_points"),
+                            load_yaml(settings.home / "config" / "concepts.yaml"))
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

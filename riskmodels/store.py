@@ -377,6 +377,29 @@ compute_hhi_bands = sa.Table(
     sa.Column("release_sha256", sa.String(64), nullable=False),
 )
 
+# one consensus across analyst series (riskmodels.concepts, config/concepts.yaml): per concept and
+# period bucket (a year, or "latest": each series' latest period), over the FRESH series
+concept_concentration = sa.Table(
+    "concept_concentration", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("concept_id", sa.String(96), primary_key=True),
+    sa.Column("bucket", sa.String(8), primary_key=True), sa.Column("concept_name", sa.Text, nullable=False),
+    sa.Column("bucket_end", sa.Date), sa.Column("n_series", sa.Integer, nullable=False),
+    sa.Column("n_fresh", sa.Integer, nullable=False), sa.Column("median_hhi", sa.Float), sa.Column("hhi_min", sa.Float),
+    sa.Column("hhi_max", sa.Float), sa.Column("zones_agree", sa.Boolean), sa.Column("zone", sa.String(32)),
+    sa.Column("median_hhi_all", sa.Float), sa.Column("hhi_min_all", sa.Float), sa.Column("hhi_max_all", sa.Float),
+    sa.Column("series", sa.Text), sa.Column("reference", sa.Text),
+)
+
+concept_firm_shares = sa.Table(
+    "concept_firm_shares", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("concept_id", sa.String(96), primary_key=True),
+    sa.Column("bucket", sa.String(8), primary_key=True), sa.Column("entity_id", sa.String(64), primary_key=True),
+    sa.Column("n_series", sa.Integer, nullable=False), sa.Column("n_fresh", sa.Integer),
+    sa.Column("share_median", sa.Float), sa.Column("share_min", sa.Float), sa.Column("share_max", sa.Float),
+    sa.Column("n_series_all", sa.Integer, nullable=False), sa.Column("share_min_all", sa.Float),
+    sa.Column("share_max_all", sa.Float), sa.Column("series", sa.Text),
+)
+
 antitrust_scores = sa.Table(
     "antitrust_scores", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("subject_type", sa.String(16), primary_key=True),
@@ -441,7 +464,7 @@ _lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institution
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
                                     ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
                                     circular_flows, antitrust_scores, compute_links,
-                                    compute_hhi_bands)}
+                                    compute_hhi_bands, concept_concentration, concept_firm_shares)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 
 

@@ -71,3 +71,23 @@ WHERE l.run_date = (SELECT MAX(run_date) FROM lockin_scores);
 -- Money loops of the latest run.
 CREATE VIEW v_latest_circular_flows AS
 SELECT c.* FROM circular_flows c WHERE c.run_date = (SELECT MAX(run_date) FROM circular_flows);
+
+-- One consensus across analyst series (config/concepts.yaml), latest run: per concept, the
+-- "latest" bucket (each member series' latest period): series and fresh series, the median HHI and
+-- its band over the fresh series, whether they agree on the 2023 zone, and the largest firm's share
+-- range across them.
+CREATE VIEW v_latest_concepts AS
+WITH latest_run AS (SELECT MAX(run_date) AS run_date FROM concept_concentration),
+top_firm AS (
+    SELECT f.*, ROW_NUMBER() OVER (PARTITION BY f.run_date, f.concept_id, f.bucket
+                                   ORDER BY f.share_median DESC, f.entity_id) AS rn
+    FROM concept_firm_shares f JOIN latest_run l ON f.run_date = l.run_date
+    WHERE f.bucket = 'latest' AND f.share_median IS NOT NULL
+)
+SELECT c.run_date, c.concept_id, c.concept_name, c.bucket_end, c.n_series, c.n_fresh, c.median_hhi,
+       c.hhi_min, c.hhi_max, c.zones_agree, c.zone, c.median_hhi_all, c.hhi_min_all, c.hhi_max_all,
+       t.entity_id AS top_entity_id, t.n_series AS top_n_series, t.share_median AS top_share_median,
+       t.share_min AS top_share_min, t.share_max AS top_share_max, c.series
+FROM concept_concentration c JOIN latest_run l ON c.run_date = l.run_date
+LEFT JOIN top_firm t ON t.run_date = c.run_date AND t.concept_id = c.concept_id AND t.bucket = c.bucket AND t.rn = 1
+WHERE c.bucket = 'latest';

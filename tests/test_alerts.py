@@ -50,6 +50,21 @@ class SmtpServer:
 
 
 @pytest.fixture
+def per_series_rules(tmp_path, monkeypatch):
+    """The shipped rules with the per-series HHI and share rules switched on (they are off by
+    default: the concept rules replace them); these tests exercise the per-series mechanics."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "config" / "alert_rules.yaml").read_text())
+    for rule in cfg["rules"]:
+        rule.pop("enabled", None)
+    path = tmp_path / "alert_rules.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    monkeypatch.setenv("RISKMODELS_ALERT_RULES", str(path))
+    return path
+
+
+@pytest.fixture
 def smtp(workspace, monkeypatch):
     server = SmtpServer()
     server.start()
@@ -83,7 +98,7 @@ def with_mizuho_share(tmp_path, monkeypatch, share: str, name: str = "ms"):
     monkeypatch.setenv("RISKMODELS_SOURCES", str(write_sources(tmp_path, {"market_shares": str(path)})))
 
 
-def test_first_run_sends_one_digest_and_a_rerun_sends_nothing(smtp):
+def test_first_run_sends_one_digest_and_a_rerun_sends_nothing(smtp, per_series_rules):
     result = pipeline.run(D1)
     assert result["alerts"]["digest"] == "queued" and result["alerts"]["sent"] == [f"digest-{D1}"]
     assert len(smtp.inbox.messages) == 1
@@ -110,7 +125,7 @@ def test_first_run_sends_one_digest_and_a_rerun_sends_nothing(smtp):
     assert len(smtp.inbox.messages) == 1 and len(outbox()) == 1
 
 
-def test_crossing_back_resolves_with_hysteresis(smtp, tmp_path, monkeypatch):
+def test_crossing_back_resolves_with_hysteresis(smtp, tmp_path, monkeypatch, per_series_rules):
     pipeline.run(D1)
     assert len(smtp.inbox.messages) == 1
     with_mizuho_share(tmp_path, monkeypatch, "42.2", "hover")   # HHI 1,780.8: below 1,800, above 1,750
@@ -168,7 +183,7 @@ def test_hostile_entity_names_cannot_inject(smtp, tmp_path, monkeypatch):
     assert "Evil Bcc: x@y" in body and "Evil\r\nBcc" not in body
 
 
-def test_without_a_connection_digests_go_to_files(workspace, monkeypatch):
+def test_without_a_connection_digests_go_to_files(workspace, monkeypatch, per_series_rules):
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
     pipeline.run(D1)
     eml = workspace / "outbox" / f"digest-{D1}.eml"
@@ -190,3 +205,12 @@ def test_failed_validation_is_alerted(smtp, tmp_path, monkeypatch):
     body = text_of(smtp.inbox.messages[0]["msg"])
     assert "[CRITICAL] FIRING: dataset-failed-validation - dataset investments" in body
     assert "amount_usd_bn" in body and "hhi-highly-concentrated" not in body  # nothing published: no score alerts
+
+
+def test_by_default_the_digest_has_one_alert_per_concept_and_firm(smtp):
+    pipeline.run(D1)
+    body = text_of(smtp.inbox.messages[0]["msg"])
+    assert "FIRING: concept-hhi-highly-concentrated - Data-centre AI accelerators, worldwide" in body
+    assert "FIRING: concept-firm-share-over-30 - Nvidia Corp.'s share of Data-centre AI accelerators, worldwide" in body
+    assert "in 7 of 7 fresh series (robust)" in body
+    assert "FIRING: firm-share-over-30" not in body and "FIRING: hhi-highly-concentrated" not in body
