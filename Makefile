@@ -59,6 +59,9 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@echo "Most concentrated markets per layer (latest period of each market; HHI in points, shares in %):"
 	@$(BIN)/riskmodels show concentration --top 3 --per-layer
 	@echo
+	@echo "The analysts side by side (concepts, config/concepts.yaml; median HHI and band over fresh series):"
+	@$(BIN)/riskmodels show concepts --top 6
+	@echo
 	@echo "Riskiest investment relationships (antitrust risk 0-100, rank band under perturbed weights):"
 	@$(BIN)/riskmodels show risk --top 5
 	@echo

@@ -127,10 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     p_run = sub.add_parser("run", help="run the daily pipeline for one date, in-process (no scheduler)")
     p_run.add_argument("--date", required=True, type=_date, help="run date: YYYY, YYYY-MM or YYYY-MM-DD")
     p_show = sub.add_parser("show", help="print a published table")
-    p_show.add_argument("what", choices=["concentration", "lockin", "risk", "filings"],
-                        help="filings: what SEC EDGAR brought (filings, stakes, 13F holders, segment markets)")
-    p_show.add_argument("--layer", choices=["cloud", "accelerator", "model", "all"],
-                        help="concentration: cloud|accelerator|model; lockin: cloud|accelerator|all")
+    p_show.add_argument("what", choices=["concentration", "concepts", "lockin", "risk", "filings"],
+                        help="filings: what SEC EDGAR brought (filings, stakes, 13F holders, segment markets); "
+                             "concepts: the analysts' series side by side (config/concepts.yaml)")
+    p_show.add_argument("--layer", choices=["cloud", "accelerator", "model", "compute", "all"],
+                        help="concentration: cloud|accelerator|model|compute; lockin: cloud|accelerator|all")
     p_show.add_argument("--top", type=int, default=10, help="rows to show (per layer with --per-layer)")
     p_show.add_argument("--per-layer", action="store_true", help="the top rows of each layer")
     p_what = sub.add_parser("whatif", help="HHI/MHHI before and after a hypothetical stake, with guideline screens")
@@ -214,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.what == "concentration":
             table = report.latest_concentration(layer=args.layer, top=args.top, per_layer=args.per_layer)
+        elif args.what == "concepts":
+            table = report.latest_concepts(top=args.top)
         elif args.what == "lockin":
             table = report.latest_lockin(layer=args.layer, top=args.top)
         else:

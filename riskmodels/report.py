@@ -12,7 +12,7 @@ def latest_concentration(layer: str | None = None, top: int = 10, per_layer: boo
     """The newest period of every market in the latest run, most concentrated first
     (``top`` rows overall, or per layer with ``per_layer``)."""
     query = ("SELECT market_id, layer, analyst, period, hhi, hhi_upper, attributed_pct, cr4, zone, "
-             "top_entity_id, min_confidence FROM v_latest_concentration")
+             "top_entity_id, min_confidence, data_age_days AS age_days, fresh FROM v_latest_concentration")
     params = {}
     if layer:
         query += " WHERE layer = :layer"
@@ -21,6 +21,26 @@ def latest_concentration(layer: str | None = None, top: int = 10, per_layer: boo
     if per_layer:
         return df.groupby("layer", sort=True).head(top).reset_index(drop=True)
     return df.sort_values("hhi", ascending=False, kind="stable").head(top).reset_index(drop=True)
+
+
+def latest_concepts(top: int = 10, settings: Settings | None = None) -> pd.DataFrame:
+    """``v_latest_concepts`` as a person reads it: the concept's name, fresh of all series, median
+    HHI (points) and its band over the fresh series, the zone they agree on, and the largest firm
+    with its share range (percent) across the series it appears in. Most fresh series first."""
+    df = store.read_sql("SELECT v.*, e.name AS top_name FROM v_latest_concepts v LEFT JOIN entities e "
+                        "ON e.entity_id = v.top_entity_id ORDER BY v.n_fresh DESC, v.median_hhi DESC", settings=settings)
+    if df.empty:
+        return df
+    band = [("" if pd.isna(lo) else f"{lo:,.0f}–{hi:,.0f}") for lo, hi in zip(df["hhi_min"], df["hhi_max"])]
+    agree = [("" if a is None or pd.isna(a) else (z if bool(a) else "series disagree"))
+             for a, z in zip(df["zones_agree"], df["zone"])]
+    firm = [("" if pd.isna(m) else f"{n if isinstance(n, str) else e} {lo:.3g}–{hi:.3g}% ({int(k)} series)")
+            for n, e, m, lo, hi, k in zip(df["top_name"], df["top_entity_id"], df["top_share_median"],
+                                           df["top_share_min"], df["top_share_max"], df["top_n_series"].fillna(0))]
+    out = pd.DataFrame({"concept": df["concept_name"], "fresh_series": df["n_fresh"].astype(int).astype(str) + " of "
+                        + df["n_series"].astype(int).astype(str), "median_hhi": df["median_hhi"], "band": band,
+                        "zone": agree, "largest firm (range)": firm})
+    return out.rename(columns={"median_hhi": "hhi"}).head(top)
 
 
 def latest_lockin(layer: str | None = None, top: int = 10, settings: Settings | None = None) -> pd.DataFrame:
@@ -174,6 +194,8 @@ def format_table(df: pd.DataFrame) -> str:
     for col in ("mhhi", "delta_mhhi", "delta_mhhi_common", "delta_mhhi_strategic"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+    if "fresh" in out:
+        out["fresh"] = out["fresh"].map(lambda v: "" if pd.isna(v) else ("fresh" if bool(v) else "stale"))
     for col in ("attributed_pct", "cr4", "top_supplier_share_pct"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3g}%")

@@ -102,3 +102,20 @@ def test_the_snapshot_alerts_once_per_concept_and_firm_robust_or_contested(works
     v = store.read_sql("SELECT * FROM v_latest_concepts").set_index("concept_id")
     assert v.loc["dc-accelerators.ww", "top_entity_id"] == "nvidia" and v.loc["dc-accelerators.ww", "n_fresh"] == 7
     assert v.loc["cloud-infrastructure.ww", "n_fresh"] == 0 and pd.isna(v.loc["cloud-infrastructure.ww", "median_hhi"])
+
+
+def test_cli_prints_the_concepts_by_name(workspace):
+    import subprocess
+    import sys
+
+    from riskmodels import pipeline
+
+    pipeline.run(dt.date(2026, 12, 1))
+    out = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "concepts"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "Data-centre AI accelerators" in x)
+    assert "7 of 10" in line and "7,397" in line   # no Epoch release loaded here: 10 series and "Nvidia Corp. 64–95% (7 series)" in line
+    conc = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "concentration", "--layer", "accelerator"],
+                          capture_output=True, text=True, timeout=300)
+    assert conc.returncode == 0 and "age_days" in conc.stdout and "stale" in conc.stdout and "fresh" in conc.stdout
