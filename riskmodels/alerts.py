@@ -96,6 +96,20 @@ def _drivers_for_markets(facts: pd.DataFrame) -> tuple[dict, dict]:
     return drivers, links
 
 
+def _names(settings) -> tuple[dict, dict]:
+    """(market id -> display name, entity id -> name): what a person reads in the digest."""
+    from .pipeline import market_names
+
+    markets = store.read_sql("SELECT * FROM markets", settings=settings)
+    ents = store.read_sql("SELECT entity_id, name FROM entities", settings=settings)
+    return market_names(markets), dict(zip(ents["entity_id"], ents["name"]))
+
+
+def _market_label(ids: pd.Series, periods: pd.Series, names: dict) -> pd.Series:
+    """ "AI chips, worldwide — Mizuho 2024FY [accel.mizuho.ai-chips]": the name first, the id as reference."""
+    return ids.map(names).fillna(ids) + " " + periods.astype(str) + " [" + ids + "]"
+
+
 def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> pd.DataFrame:
     """Observations of one metric for run date ``d``: subject_id, label, value, the fields a rule
     may filter on, drivers (text) and links (list of (url, title)). Empty when nothing is published."""
@@ -114,7 +128,7 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
             # change of concentration: not observed by the change rule (the report shows both coverages)
             change = change.where(~c["coverage_change"].fillna(False).astype(bool))
         out = pd.DataFrame({
-            "subject_id": c["market_id"], "label": c["market_id"] + " " + c["period"],
+            "subject_id": c["market_id"], "label": _market_label(c["market_id"], c["period"], _names(settings)[0]),
             "value": c["hhi"] if metric == "hhi" else change, "hhi": c["hhi"], "layer": c["layer"],
             "market_id": c["market_id"],
             "drivers": [f"firms: {drivers.get((m, p), '')}; attributed {a:g}%; "
@@ -135,7 +149,8 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
             include_groups=False).to_dict()
         _, links = _drivers_for_markets(_share_context(d, settings))
         return pd.DataFrame({
-            "subject_id": o["market_id"] + ":" + o["regime"], "label": o["market_id"] + " " + o["period"] + " (" + o["regime"] + " control)",
+            "subject_id": o["market_id"] + ":" + o["regime"],
+            "label": _market_label(o["market_id"], o["period"], _names(settings)[0]) + " (" + o["regime"] + " control)",
             "value": o["delta_mhhi"], "mhhi": o["mhhi"], "regime": o["regime"], "layer": o["layer"], "market_id": o["market_id"],
             "drivers": [f"stakes driving it: {text.get((m, p, r), 'none')}" for m, p, r in zip(o["market_id"], o["period"], o["regime"])],
             "links": [links.get((m, p), []) for m, p in zip(o["market_id"], o["period"])]})
@@ -149,18 +164,22 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
         f = f[f["share_pct"].notna()]
         return pd.DataFrame({
             "subject_id": f["market_id"] + ":" + f["entity_id"],
-            "label": f["name"].fillna(f["entity_id"]) + " in " + f["market_id"] + " " + f["period"],
+            "label": f["name"].fillna(f["entity_id"]) + " in " + _market_label(f["market_id"], f["period"],
+                                                                               _names(settings)[0]),
             "value": f["share_pct"], "layer": f["layer"], "market_id": f["market_id"], "entity_id": f["entity_id"],
             "drivers": "source: " + f["source"].fillna("") + " (" + f["confidence"].fillna("") + ")",
             "links": [[(u, s)] if isinstance(u, str) else [] for u, s in zip(f["source_url"], f["source"])]})
     if metric == "lockin_score":
         lk = _q("SELECT * FROM lockin_scores WHERE run_date = :d AND score IS NOT NULL", d, settings)
-        return pd.DataFrame({"subject_id": lk["buyer_id"] + ":" + lk["layer"], "label": lk["buyer_id"] + " (" + lk["layer"] + ")",
+        who = lk["buyer_id"].map(_names(settings)[1]).fillna(lk["buyer_id"]) if len(lk) else lk["buyer_id"]
+        return pd.DataFrame({"subject_id": lk["buyer_id"] + ":" + lk["layer"], "label": who + " (" + lk["layer"] + ")",
                              "value": lk["score"], "layer": lk["layer"], "entity_id": lk["buyer_id"],
                              "drivers": lk["explanation"], "links": [[] for _ in range(len(lk))]}) if len(lk) else pd.DataFrame(columns=cols)
     if metric == "antitrust_score":
         a = _q("SELECT * FROM antitrust_scores WHERE run_date = :d", d, settings)
-        return pd.DataFrame({"subject_id": a["subject_type"] + ":" + a["subject_id"], "label": a["subject_id"],
+        ent = _names(settings)[1] if len(a) else {}
+        label = a["subject_id"].map(lambda x: " → ".join(ent.get(p, p) for p in str(x).split("->")))
+        return pd.DataFrame({"subject_id": a["subject_type"] + ":" + a["subject_id"], "label": label,
                              "value": a["score"], "subject_type": a["subject_type"], "entity_id": a["subject_id"],
                              "drivers": a["explanation"], "links": [[] for _ in range(len(a))]}) if len(a) else pd.DataFrame(columns=cols)
     if metric in ("concept_hhi", "concept_firm_share"):
@@ -201,8 +220,11 @@ def metric_frame(metric: str, d: dt.date, settings: Settings | None = None) -> p
             return pd.DataFrame(columns=cols)
         c = _latest_period(c)
         return pd.DataFrame({
-            "subject_id": c["market_id"], "label": c["market_id"] + " (latest period " + c["period"] + ")",
-            "value": (~c["fresh"].astype(bool)).astype(float), "layer": c["layer"], "series_id": c["market_id"],
+            "subject_id": c["market_id"],
+            "label": c["market_id"].map(_names(settings)[0]).fillna(c["market_id"]) + " [" + c["market_id"]
+            + "] (latest period " + c["period"] + ")",
+            # market_id: the skip list applies (a reporting firms' sum gets no alert at all)
+            "value": (~c["fresh"].astype(bool)).astype(float), "layer": c["layer"], "market_id": c["market_id"],
             "drivers": ("latest period " + c["period"] + " ended " + c["period_end"].astype(str) + ", "
                         + c["data_age_days"].astype("Int64").astype(str) + " days before the run; a newer period was "
                         "due by " + c["stale_after"].astype(str) + " (" + c["analyst"].astype(str) + ")"),

@@ -401,6 +401,13 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     d = run_date
     entities = store.read_sql("SELECT * FROM entities", settings=settings)
     names = entities.set_index("entity_id")["name"].to_dict() if len(entities) else {}
+    from .pipeline import market_names
+
+    mnames = market_names(store.read_sql("SELECT * FROM markets", settings=settings))
+
+    def market(mid: str) -> str:
+        """A market as a person reads it: its name, the id small beside it (the link target)."""
+        return f"{E(mnames.get(mid, mid))} <small>{E(mid)}</small>" if mid in mnames else E(mid)
     conc = _q("SELECT c.*, v.hhi_change, v.previous_period FROM concentration c LEFT JOIN v_concentration_change v "
               "ON v.run_date = c.run_date AND v.market_id = c.market_id AND v.period = c.period WHERE c.run_date = :d",
               d, settings)
@@ -428,7 +435,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
         whole = whole[whole["fresh"].fillna(True).astype(bool)]                  # fresh series only
     top3 = whole.sort_values("hhi", ascending=False).head(3)
     summary = "<div class='summary'><b>Most concentrated markets</b> (fresh series, latest period): " + (
-        "; ".join(f"{i + 1}. {E(r.market_id)} {E(r.period)} — HHI {r.hhi:,.0f} ({E(r.zone or '')}) "
+        "; ".join(f"{i + 1}. {market(r.market_id)}, {E(r.period)} — HHI {r.hhi:,.0f} ({E(r.zone or '')}) "
                   f"{age_badge(getattr(r, 'data_age_days', None), getattr(r, 'fresh', None), getattr(r, 'stale_after', None))} "
                   f"{_src_links(r.source_refs, 3)}" for i, r in enumerate(top3.itertuples()))
         or ("no fresh series" if len(latest) else "no data")) + "<br>"
@@ -458,7 +465,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             badge = age_badge(getattr(r, "data_age_days", None), getattr(r, "fresh", None),
                               getattr(r, "stale_after", None))
             cls = " class='stale'" if stale else ""
-            body.append(f"<tr{cls}><td>{E(r.market_id)}</td><td>{E(r.period)} {badge}"
+            body.append(f"<tr{cls}><td>{market(r.market_id)}</td><td>{E(r.period)} {badge}"
                         f"</td><td>{r.hhi:,.0f}</td><td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>{mh}</td>"
                         f"<td>{r.cr4:g}%</td><td>{E(r.zone or '')}</td><td>{ch}</td><td>{E(r.min_confidence or '')}</td>"
                         f"<td>{_src_links(r.source_refs)}</td></tr>")

@@ -109,7 +109,9 @@ def test_first_run_sends_one_digest_and_a_rerun_sends_nothing(smtp, per_series_r
     assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
     body = text_of(msg)
     # the accelerator markets are far above 1,800
-    assert "FIRING: hhi-highly-concentrated - accel.mizuho.ai-chips 2024FY: n/a -> 9,025.0 (threshold > 1800" in body
+    # markets by name, the id as a reference
+    assert ("FIRING: hhi-highly-concentrated - AI chips, worldwide — Mizuho 2024FY [accel.mizuho.ai-chips]: n/a -> "
+            "9,025.0 (threshold > 1800") in body
     assert "2023 DOJ/FTC Merger Guidelines, Guideline 1" in body and "Nvidia Corp. 95%" in body
     assert "https://www.nasdaq.com/articles/nvidia-stock-top-pick-november-according-1-wall-street-analyst" in body
     assert f"run {result['run_id']}" in body
@@ -135,7 +137,8 @@ def test_crossing_back_resolves_with_hysteresis(smtp, tmp_path, monkeypatch, per
     pipeline.run(D3)
     assert len(smtp.inbox.messages) == 2
     body = text_of(smtp.inbox.messages[1]["msg"])
-    assert "RESOLVED: hhi-highly-concentrated - accel.mizuho.ai-chips 2024FY: 1,780.8 -> 1,600.0" in body
+    assert ("RESOLVED: hhi-highly-concentrated - AI chips, worldwide — Mizuho 2024FY [accel.mizuho.ai-chips]: 1,780.8 "
+            "-> 1,600.0") in body
     assert outbox().n_resolved.tolist()[-1] >= 1
 
 
