@@ -10,14 +10,21 @@ from .config import Settings, get_settings
 def latest_concentration(layer: str | None = None, top: int = 10, per_layer: bool = False,
                          settings: Settings | None = None) -> pd.DataFrame:
     """The newest period of every market in the latest run, most concentrated first
-    (``top`` rows overall, or per layer with ``per_layer``)."""
-    query = ("SELECT market_id, layer, analyst, period, hhi, hhi_upper, attributed_pct, cr4, zone, "
-             "top_entity_id, min_confidence, data_age_days AS age_days, fresh FROM v_latest_concentration")
+    (``top`` rows overall, or per layer with ``per_layer``); ``market`` is its display name,
+    ``top_firm`` the largest firm's name, ``age_days`` / ``fresh`` the figure's age."""
+    from .pipeline import market_names
+
+    query = ("SELECT v.market_id, v.layer, v.period, v.hhi, v.hhi_upper, v.attributed_pct, v.cr4, v.zone, "
+             "COALESCE(e.name, v.top_entity_id) AS top_firm, v.min_confidence, v.data_age_days AS age_days, v.fresh "
+             "FROM v_latest_concentration v LEFT JOIN entities e ON e.entity_id = v.top_entity_id")
     params = {}
     if layer:
-        query += " WHERE layer = :layer"
+        query += " WHERE v.layer = :layer"
         params["layer"] = layer
-    df = store.read_sql(query + " ORDER BY layer, hhi DESC", params, settings)
+    df = store.read_sql(query + " ORDER BY v.layer, v.hhi DESC", params, settings)
+    # the market as a person reads it, beside its id
+    names = market_names(store.read_sql("SELECT * FROM markets", settings=settings))
+    df.insert(1, "market", df["market_id"].map(names).fillna(df["market_id"]))
     if per_layer:
         return df.groupby("layer", sort=True).head(top).reset_index(drop=True)
     return df.sort_values("hhi", ascending=False, kind="stable").head(top).reset_index(drop=True)
