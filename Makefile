@@ -56,7 +56,7 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	  || (tail -n 80 var/airflow/last-run.log; echo "DAG run failed; full log: var/airflow/last-run.log"; exit 1)
 	@echo "DAG run succeeded (log: var/airflow/last-run.log)"
 	@echo
-	@echo "Most concentrated markets per layer (latest period of each market; HHI in points, shares in %):"
+	@echo "Most concentrated markets per layer (latest period of each market, fresh series first; HHI in points, shares in %):"
 	@$(BIN)/riskmodels show concentration --top 3 --per-layer
 	@echo
 	@echo "The analysts side by side (concepts, config/concepts.yaml; median HHI and band over fresh series):"

@@ -10,7 +10,8 @@ from .config import Settings, get_settings
 def latest_concentration(layer: str | None = None, top: int = 10, per_layer: bool = False,
                          settings: Settings | None = None) -> pd.DataFrame:
     """The newest period of every market in the latest run, most concentrated first
-    (``top`` rows overall, or per layer with ``per_layer``); ``market`` is its display name,
+    (``top`` rows overall, or per layer with ``per_layer``), fresh series before stale ones;
+    ``market`` is its display name,
     ``top_firm`` the largest firm's name, ``age_days`` / ``fresh`` the figure's age."""
     from .pipeline import market_names
 
@@ -25,9 +26,14 @@ def latest_concentration(layer: str | None = None, top: int = 10, per_layer: boo
     # the market as a person reads it, beside its id
     names = market_names(store.read_sql("SELECT * FROM markets", settings=settings))
     df.insert(1, "market", df["market_id"].map(names).fillna(df["market_id"]))
+    # fresh series first (a stale figure is shown, flagged, after the current ones)
+    df = df.assign(_f=df["fresh"].fillna(True).astype(bool)).sort_values(
+        ["layer", "_f", "hhi"], ascending=[True, False, False], kind="stable").drop(columns="_f")
     if per_layer:
         return df.groupby("layer", sort=True).head(top).reset_index(drop=True)
-    return df.sort_values("hhi", ascending=False, kind="stable").head(top).reset_index(drop=True)
+    f = df["fresh"].fillna(True).astype(bool)
+    return df.assign(_f=f).sort_values(["_f", "hhi"], ascending=[False, False], kind="stable").drop(
+        columns="_f").head(top).reset_index(drop=True)
 
 
 def latest_concepts(top: int = 10, settings: Settings | None = None) -> pd.DataFrame:
