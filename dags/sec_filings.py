@@ -17,20 +17,12 @@ Offline by default (recorded files replayed through a loopback server with EDGAR
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, TriggerRule, dag, task
 
 from riskmodels.assets import SEC_FACTS
-from riskmodels.notify import RunFailureNotifier
-
-
-def _run_date(data_interval_end):
-    import datetime
-
-    d = data_interval_end.astimezone(datetime.timezone.utc)  # pendulum or datetime
-    return datetime.date(d.year, d.month, d.day)
+from riskmodels.dag_defaults import run_date as _run_date
+from riskmodels.dag_defaults import source_default_args
 
 
 @dag(
@@ -39,13 +31,7 @@ def _run_date(data_interval_end):
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=30),
-        "on_failure_callback": RunFailureNotifier(),
-    },
+    default_args=source_default_args(),
     tags=["riskmodels", "sources", "sec"],
     doc_md=__doc__,
 )
