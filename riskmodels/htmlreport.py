@@ -48,7 +48,7 @@ def _src_links(refs: str | None, limit: int = 6) -> str:
 
 
 # ------------------------------------------------------------------ charts (inline SVG)
-def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int = 220) -> str:
+def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int = 220, name: str | None = None) -> str:
     """HHI over periods for one market, with the 1,000 / 1,800 / 2,500 guideline bands."""
     if frame.empty:
         return _no_data(f"no HHI for {title}")
@@ -87,7 +87,8 @@ def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int =
     for i in range(0, n, step):
         parts.append(f'<text x="{x[i]:.1f}" y="{height - 12}" font-size="10" text-anchor="middle">'
                      f'{E(str(f["period"].iloc[i]))}</text>')
-    parts.append(f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{E(title)}</text></svg>')
+    shown = name or title   # the display name on the chart; the id stays in its accessible label
+    parts.append(f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{E(shown[:90])}</text></svg>')
     return "".join(parts)
 
 
@@ -422,7 +423,17 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     outbox = _q("SELECT status, n_firing, n_resolved FROM alert_outbox WHERE run_date = :d", d, settings)
     digest = (f"<p>Digest for {E(str(d))}: {E(outbox.status.iloc[0])}, {int(outbox.n_firing.iloc[0])} new crossing(s), "
               f"{int(outbox.n_resolved.iloc[0])} resolved.</p>") if len(outbox) else "<p>No new crossing today (no digest).</p>"
-    rows = "".join(f'<tr><td class="firing">{E(r.rule_id)}</td><td>{E(r.subject_id)}</td><td>{r.value:,.1f}</td>'
+    cn = _q("SELECT DISTINCT concept_id, concept_name FROM concept_concentration WHERE run_date = :d", d, settings)
+    cnames = dict(zip(cn["concept_id"], cn["concept_name"]))
+
+    def subject(sid: str) -> str:
+        """An alert's subject as a person reads it (market, firm, concept or relationship names)."""
+        parts = str(sid).split(":")
+        if parts[0] in ("relationship", "firm") and len(parts) == 2:
+            return " → ".join(E(names.get(x, x)) for x in parts[1].split("->"))
+        return " · ".join(E(mnames.get(x, cnames.get(x, names.get(x, x)))) for x in parts) + f" <small>{E(sid)}</small>"
+
+    rows = "".join(f'<tr><td class="firing">{E(r.rule_id)}</td><td>{subject(r.subject_id)}</td><td>{r.value:,.1f}</td>'
                    f"<td>{r.threshold:g}</td></tr>" for r in firing.itertuples())
     sections.append("<h2 id='alerts'>Alerts and crossings</h2>" + digest
                     + (f"<table><tr><th>rule</th><th>subject</th><th>value</th><th>threshold</th></tr>{rows}</table>"
@@ -511,7 +522,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                         if rows else _no_data("no concept with more than one series")))
 
     # trends
-    charts = [trend_chart(conc[conc.market_id == m], m) for m in sorted(conc.market_id.unique())] if len(conc) else []
+    charts = [trend_chart(conc[conc.market_id == m], m, name=mnames.get(m)) for m in sorted(conc.market_id.unique())
+              ] if len(conc) else []
     sections.append("<h2 id='trends'>HHI trends</h2><div class='charts'>" + ("".join(charts) or _no_data("no HHI series"))
                     + "</div>")
 

@@ -70,7 +70,7 @@ def market_names(markets: pd.DataFrame) -> dict[str, str]:
     if markets.empty or not {"definition", "geography", "analyst"} <= set(markets.columns):
         return {}
     d = markets["definition"].fillna("").astype(str)
-    what = d.where(d.str.len().between(1, 60), markets.get("metric", d).fillna(d).astype(str))
+    what = d.where(d.str.len().between(1, 90), markets.get("metric", d).fillna(d).astype(str))
     name = what + ", " + markets["geography"].fillna("").astype(str) + " — " + markets["analyst"].fillna("").astype(str)
     return dict(zip(markets["market_id"], name))
 
