@@ -112,6 +112,17 @@ def test_analyst_role_reads_views_and_nothing_else(pg_schema, workspace):
             conn.execute(sa.text(f'DROP ROLE "{login}"'))
 
 
+def _same_value(v):
+    """A stored value as both backends should agree on it: missing, a number (booleans as 0/1), or text."""
+    import numbers
+
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, numbers.Number) or type(v).__name__ == "bool_":
+        return float(v)
+    return str(v)[:19]
+
+
 def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path, monkeypatch):
     """PostgreSQL takes the score tables through COPY; every value must read back as SQLite's
     executemany path stores it (types, NULLs, empty strings, JSON text, booleans)."""
@@ -133,5 +144,5 @@ def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path
             if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
                 pd.testing.assert_series_equal(a.astype(float), b.astype(float), check_names=False, obj=f"{name}.{col}")
             else:
-                assert a.map(lambda v: None if pd.isna(v) else str(v)[:19]).tolist() == \
-                    b.map(lambda v: None if pd.isna(v) else str(v)[:19]).tolist(), f"{name}.{col}"
+                # a nullable boolean reads back as True/False/None from PostgreSQL, 1/0/NaN from SQLite
+                assert [_same_value(v) for v in a] == [_same_value(v) for v in b], f"{name}.{col}"
