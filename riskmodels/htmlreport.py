@@ -294,8 +294,11 @@ def compute_section(d, names: dict, settings: Settings) -> str:
     analysts' shipment/revenue shares, owner -> user dependencies, and the credit."""
     from .report import compute_tables
 
+    from .pipeline import market_names
+
     t = compute_tables(d, settings)
     rel = t["release"]
+    mn = market_names(store.read_sql("SELECT * FROM markets", settings=settings))
     credit = "<p class='credit'><small>Data (licence CC BY 4.0): " + ("; ".join(
         f"{E(c['citation'])}, release of {E(str(c['as_of']))} ({int(c['rows'])} rows, sha256 {E(str(c['sha256'])[:12])}, "
         f"<a href='{E(str(c['url']), quote=True)}' rel='noreferrer'>{E(str(c['url']))}</a>)" for c in t["credits"])
@@ -319,8 +322,8 @@ def compute_section(d, names: dict, settings: Settings) -> str:
                     "interval.</small></p><table><tr><th>market</th><th>period</th><th>HHI</th>"
                     "<th>interval</th><th>band</th><th>Confirmed only</th><th>attributed</th><th>top (CR1)</th><th>CR4</th>"
                     "<th>zone (2023 MG)</th></tr>" + "".join(
-                        f"<tr><td>{E(r.market_id)}</td><td>{E(r.period)}</td><td>{r.hhi:,.0f}</td>"
-                        f"<td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>"
+                        f"<tr><td>{E(mn.get(r.market_id, r.market_id))} <small>{E(r.market_id)}</small></td>"
+                        f"<td>{E(r.period)}</td><td>{r.hhi:,.0f}</td><td>{r.hhi_lower:,.0f}–{r.hhi_upper:,.0f}</td><td>"
                         + ("" if pd.isna(r.band_low) else f"{r.band_low:,.0f}–{r.band_high:,.0f}")
                         + f"</td><td>{_cell(r.hhi_confirmed_only, '{:,.0f}')}</td><td>{r.attributed_pct:.1f}%</td>"
                         f"<td>{E(str(r.top_name if isinstance(r.top_name, str) else r.top_entity_id))} {r.cr1:.1f}%</td>"

@@ -70,7 +70,10 @@ def market_names(markets: pd.DataFrame) -> dict[str, str]:
     if markets.empty or not {"definition", "geography", "analyst"} <= set(markets.columns):
         return {}
     d = markets["definition"].fillna("").astype(str)
-    what = d.where(d.str.len().between(1, 90), markets.get("metric", d).fillna(d).astype(str))
+    # a long definition, or one written against another market ("As compute.epoch..., clusters in the US"),
+    # reads better as the metric
+    usable = d.str.len().between(1, 90) & ~d.str.startswith("As ")
+    what = d.where(usable, markets.get("metric", d).fillna(d).astype(str))
     name = what + ", " + markets["geography"].fillna("").astype(str) + " — " + markets["analyst"].fillna("").astype(str)
     return dict(zip(markets["market_id"], name))
 

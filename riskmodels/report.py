@@ -57,17 +57,26 @@ def latest_concepts(top: int = 10, settings: Settings | None = None) -> pd.DataF
 
 
 def latest_lockin(layer: str | None = None, top: int = 10, settings: Settings | None = None) -> pd.DataFrame:
-    """Lock-in scores of the latest run, highest first (``layer`` defaults to ``all``)."""
-    df = store.read_sql("SELECT buyer_id, layer, score, basis, top_supplier_id, top_supplier_share_pct, "
-                        "committed_usd_bn, ceiling_usd_bn FROM v_latest_lockin WHERE layer = :l AND score IS NOT NULL "
-                        "ORDER BY score DESC", {"l": layer or "all"}, settings)
-    return df.head(top)
+    """Lock-in scores of the latest run, highest first (``layer`` defaults to ``all``), with the
+    buyer's and top supplier's names."""
+    df = store.read_sql("SELECT v.buyer_id, b.name AS buyer, v.layer, v.score, v.basis, v.top_supplier_id, "
+                        "t.name AS top_supplier, v.top_supplier_share_pct, v.committed_usd_bn, v.ceiling_usd_bn "
+                        "FROM v_latest_lockin v LEFT JOIN entities b ON b.entity_id = v.buyer_id LEFT JOIN entities t "
+                        "ON t.entity_id = v.top_supplier_id WHERE v.layer = :l AND v.score IS NOT NULL "
+                        "ORDER BY v.score DESC", {"l": layer or "all"}, settings)
+    df["buyer"] = df["buyer"].fillna(df["buyer_id"])
+    df["top_supplier"] = df["top_supplier"].fillna(df["top_supplier_id"])
+    return df.drop(columns=["top_supplier_id"]).head(top)
 
 
 def latest_risk(top: int = 10, subject_type: str = "relationship", settings: Settings | None = None) -> pd.DataFrame:
-    """Antitrust risk of the latest run, riskiest first, with the rank band."""
+    """Antitrust risk of the latest run, riskiest first, with the rank band and the firms' names."""
     df = store.read_sql("SELECT subject_id, score, rank, rank_p05, rank_p95, score_pca, score_change, movement_flag "
                         "FROM v_latest_antitrust WHERE subject_type = :t ORDER BY score DESC", {"t": subject_type}, settings)
+    names = store.read_sql("SELECT entity_id, name FROM entities", settings=settings).set_index("entity_id")["name"]
+    # "Alphabet Inc. → Anthropic PBC" beside "alphabet->anthropic"
+    df.insert(1, "relationship", df["subject_id"].map(
+        lambda x: " → ".join(str(names.get(p, p)) for p in str(x).split("->"))))
     return df.head(top)
 
 
