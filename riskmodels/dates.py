@@ -1,7 +1,8 @@
 """Dates and periods as the reference data writes them.
 
 Dates come as ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; periods as ``2024Q3`` (quarter),
-``2025H1`` (half), ``2023FY`` (year) or ``2026-04`` (month). Point-in-time logic needs the
+``2025H1`` (half), ``2023FY`` (year), ``2026-04`` (month) or ``2026-01-02`` (day: a tracker's
+snapshot date). Point-in-time logic needs the
 *last* day a value could refer to, so every parser here returns the end of the stated
 precision (``2024-08`` -> 2024-08-31, ``2024`` -> 2024-12-31, ``2024Q3`` -> 2024-09-30).
 All functions are vectorised over pandas Series; unparseable values become NaT, and so do dates
@@ -16,7 +17,7 @@ import pandas as pd
 DATE_RE = r"^\d{4}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?$"
 #: the years a value may fall in (datetime64[ns] holds 1677-09-21 to 2262-04-11)
 MIN_YEAR, MAX_YEAR = 1678, 2261
-PERIOD_RE = r"^\d{4}(?:Q[1-4]|H[12]|FY|-(?:0[1-9]|1[0-2]))$"
+PERIOD_RE = r"^\d{4}(?:Q[1-4]|H[12]|FY|-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)$"
 
 
 def parse_date(value: str) -> dt.date:
@@ -44,7 +45,8 @@ def date_end(values: pd.Series) -> pd.Series:
 
 
 def period_end(periods: pd.Series) -> pd.Series:
-    """Series of period labels (2024Q3, 2025H1, 2023FY, 2026-04) -> last day of the period."""
+    """Series of period labels (2024Q3, 2025H1, 2023FY, 2026-04, 2026-01-02) -> last day of the
+    period (a day label is its own last day; an impossible day such as 2026-02-30 gives NaT)."""
     s = periods.astype("string").str.strip()
     year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
     year = year.where(year.between(MIN_YEAR, MAX_YEAR))
@@ -60,19 +62,38 @@ def period_end(periods: pd.Series) -> pd.Series:
     start = pd.to_datetime(
         pd.DataFrame({"year": year, "month": month, "day": 1}).astype("float").dropna().astype(int),
         errors="coerce")
-    return (start + pd.offsets.MonthEnd(0)).reindex(s.index).astype("datetime64[ns]")
+    out = (start + pd.offsets.MonthEnd(0)).reindex(s.index).astype("datetime64[ns]")
+    d = kind.str.fullmatch(r"-\d{2}-\d{2}").fillna(False).astype(bool) & year.notna()
+    if d.any():
+        out[d] = pd.to_datetime(s[d], format="%Y-%m-%d", errors="coerce")
+    return out
 
 
-def known_by(frame: pd.DataFrame, columns: list[str], as_of: dt.date) -> pd.Series:
+def known_by(frame: pd.DataFrame, columns: list[str], as_of: dt.date,
+             caps: dict[str, list[str]] | None = None) -> pd.Series:
     """Boolean mask: rows whose every known-date column (date or period, end of precision)
     is on or before ``as_of``. A row whose known date is unknown (empty) in *every* named
-    column is kept out: we cannot show it was known by ``as_of``."""
+    column is kept out: we cannot show it was known by ``as_of``.
+
+    ``caps`` maps a column holding the date a row was compiled (e.g. ``compiled_on``) to the
+    known-date columns it caps: a source date given only to the year ("2026", end of precision
+    2026-12-31) counts as no later than the day the row was compiled from that source."""
     limit = pd.Timestamp(as_of)
+    capped: dict[str, pd.Series] = {}
+    for cap_col, targets in (caps or {}).items():
+        if cap_col in frame.columns:
+            cap = date_end(frame[cap_col])
+            for t in targets:
+                capped[t] = cap if t not in capped else capped[t].where(capped[t] <= cap, cap)
     ends = []
     for col in columns:
         values = frame[col]
         end = date_end(values)
         as_period = period_end(values)
-        ends.append(end.fillna(as_period))
+        end = end.fillna(as_period)
+        if col in capped:
+            cap = capped[col]
+            end = end.where(cap.isna() | (end <= cap), cap)
+        ends.append(end)
     latest = pd.concat(ends, axis=1).max(axis=1, skipna=True)
     return (latest <= limit).fillna(False).astype(bool)

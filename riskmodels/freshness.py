@@ -1,7 +1,8 @@
 """The age of every figure: cadence, stale-after date, age in days and freshness per market-period.
 
 A series' cadence comes from its period labels (``2024Q3`` quarter, ``2025H1`` half, ``2023FY``
-year, ``2026-04`` month). On run date D a market-period is **fresh** when
+year, ``2026-04`` month, ``2026-01-02`` day: a tracker's snapshot, refreshed as config says). On run
+date D a market-period is **fresh** when
 
     D <= period_end + stale_after_periods x cadence + lag_days      (config/freshness.yaml)
 
@@ -16,11 +17,12 @@ import pandas as pd
 
 from .dates import period_end
 
-CADENCE_RE = {"quarter": r"^\d{4}Q[1-4]$", "half": r"^\d{4}H[12]$", "year": r"^\d{4}FY$", "month": r"^\d{4}-\d{2}$"}
+CADENCE_RE = {"quarter": r"^\d{4}Q[1-4]$", "half": r"^\d{4}H[12]$", "year": r"^\d{4}FY$", "month": r"^\d{4}-\d{2}$",
+              "day": r"^\d{4}-\d{2}-\d{2}$"}
 
 
 def cadence(periods: pd.Series) -> pd.Series:
-    """``quarter``, ``half``, ``year`` or ``month`` per period label (None if unknown)."""
+    """``quarter``, ``half``, ``year``, ``month`` or ``day`` per period label (None if unknown)."""
     s = periods.astype("string").str.strip()
     out = pd.Series(None, index=s.index, dtype=object)
     for name, rx in CADENCE_RE.items():

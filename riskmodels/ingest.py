@@ -150,7 +150,8 @@ def land(dataset: str, run_date: dt.date, settings: Settings | None = None) -> d
     sha, target = land_bytes(got.body, spec["format"], settings)
     ref = {"dataset": dataset, "run_date": run_date.isoformat(), "sha256": sha, "path": str(target),
            "location": spec["location"], "format": spec["format"], "suite": spec["suite"],
-           "known_date": list(spec.get("known_date") or []), "size_bytes": len(got.body),
+           "known_date": list(spec.get("known_date") or []),
+           "compiled_date": dict(spec.get("compiled_date") or {}), "size_bytes": len(got.body),
            "http_status": got.status, "content_type": got.content_type,
            "seconds": round(time.perf_counter() - t0, 4)}
     from . import store  # local import: keeps ``ingest`` importable without a database

@@ -57,7 +57,7 @@ def _point_in_time(frame: pd.DataFrame, ref: dict, run_date: dt.date) -> pd.Data
     cols = ref.get("known_date") or []
     if not cols:
         return frame
-    return frame[known_by(frame, cols, run_date)]
+    return frame[known_by(frame, cols, run_date, caps=ref.get("compiled_date"))]
 
 
 #: the zone of a series whose shares are of the reporting firms' sum (not a relevant market)

@@ -249,7 +249,7 @@ markets = sa.Table(
 market_share_facts = sa.Table(
     "market_share_facts", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
-    sa.Column("period", sa.String(8), primary_key=True), sa.Column("entity_id", sa.String(64), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True), sa.Column("entity_id", sa.String(64), primary_key=True),
     sa.Column("share_pct", sa.Float), sa.Column("market_size_usd_bn", sa.Float), *_prov(),
     # rows from SEC filings (confidence "filed"): the filing they come from
     sa.Column("accession", sa.String(20)), sa.Column("form", sa.String(24)), sa.Column("accepted_at", sa.String(32)),
@@ -258,7 +258,7 @@ market_share_facts = sa.Table(
 concentration = sa.Table(
     "concentration", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
-    sa.Column("period", sa.String(8), primary_key=True), sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("period", sa.String(10), primary_key=True), sa.Column("period_end", sa.Date, nullable=False),
     sa.Column("layer", sa.String(32), nullable=False), sa.Column("analyst", sa.String(96), nullable=False),
     sa.Column("n_firms", sa.Integer, nullable=False), sa.Column("n_unknown_share", sa.Integer, nullable=False),
     sa.Column("attributed_pct", sa.Float), sa.Column("hhi", sa.Float), sa.Column("hhi_lower", sa.Float),
@@ -301,7 +301,7 @@ commitment_facts = sa.Table(
 ownership_concentration = sa.Table(
     "ownership_concentration", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
-    sa.Column("period", sa.String(8), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
     sa.Column("hhi", sa.Float, nullable=False), sa.Column("mhhi", sa.Float, nullable=False),
     sa.Column("delta_mhhi", sa.Float, nullable=False), sa.Column("zone_mhhi", sa.String(32)),
     sa.Column("ownership_as_of", sa.Date, nullable=False),
@@ -324,7 +324,7 @@ ownership_links = sa.Table(
 mhhi_drivers = sa.Table(
     "mhhi_drivers", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
-    sa.Column("period", sa.String(8), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True), sa.Column("regime", sa.String(16), primary_key=True),
     sa.Column("rank", sa.Integer, primary_key=True), sa.Column("owner_id", sa.String(64), nullable=False),
     sa.Column("firm_id", sa.String(64), nullable=False), sa.Column("link_kind", sa.String(8)),
     sa.Column("beta", sa.Float), sa.Column("delta_contribution", sa.Float, nullable=False),
@@ -370,7 +370,7 @@ compute_links = sa.Table(
 compute_hhi_bands = sa.Table(
     "compute_hhi_bands", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
-    sa.Column("period", sa.String(8), primary_key=True), sa.Column("hhi", sa.Float, nullable=False),
+    sa.Column("period", sa.String(10), primary_key=True), sa.Column("hhi", sa.Float, nullable=False),
     sa.Column("hhi_confirmed_only", sa.Float), sa.Column("hhi_excl_unlikely", sa.Float),
     sa.Column("band_low", sa.Float, nullable=False), sa.Column("band_high", sa.Float, nullable=False),
     sa.Column("attributed_pct", sa.Float), sa.Column("attributed_pct_confirmed_only", sa.Float),
@@ -537,6 +537,30 @@ def view_statements(sql_dir: Path) -> list[str]:
     return [s.strip() for s in re.split(r";\s*(?:\n|$)", text) if s.strip()]
 
 
+# period labels grew from 8 characters (2024Q3, 2026-04) to 10 (day labels such as 2026-01-02):
+# widened in place by init_db on PostgreSQL (SQLite does not enforce VARCHAR lengths)
+WIDENED_COLUMNS = [(t.name, "period", 10) for t in metadata.sorted_tables
+                   if "period" in t.c and isinstance(t.c.period.type, sa.String) and t.c.period.type.length == 10]
+
+
+def _widen(conn, sql_dir: Path) -> None:
+    """ALTER the WIDENED_COLUMNS still narrower than declared (PostgreSQL). Views depend on those
+    columns, so every analyst view is dropped first; init_db recreates them right after."""
+    inspector = sa.inspect(conn)
+    todo = []
+    for table, column, length in WIDENED_COLUMNS:
+        cols = {c["name"]: c["type"] for c in inspector.get_columns(table)}
+        if column in cols and getattr(cols[column], "length", None) and cols[column].length < length:
+            todo.append((table, column, length))
+    if not todo:
+        return
+    for stmt in reversed(view_statements(sql_dir)):
+        name = re.search(r"CREATE VIEW\s+(\w+)", stmt, re.I).group(1)
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {name} CASCADE"))
+    for table, column, length in todo:
+        conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({length})"))
+
+
 def init_db(engine: sa.Engine, sql_dir: Path) -> None:
     """Create tables (idempotent) and (re)create the analyst views."""
     key = f"{engine.url}|{sql_dir}"
@@ -547,6 +571,8 @@ def init_db(engine: sa.Engine, sql_dir: Path) -> None:
             # processes starting together on an empty schema would race on CREATE TABLE / VIEW
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('riskmodels-init-db'))"))
         metadata.create_all(conn)
+        if engine.dialect.name == "postgresql":
+            _widen(conn, sql_dir)
         inspector = sa.inspect(conn)
         for table, column, ddl in ADDED_COLUMNS:
             if column not in {c["name"] for c in inspector.get_columns(table)}:

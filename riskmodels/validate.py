@@ -105,9 +105,13 @@ def prepare_frame(raw: pd.DataFrame, meta: dict) -> pd.DataFrame:
     Numeric columns become float; ``__bad_<col>`` keeps the raw text where a non-empty cell
     is not a finite number, not a whole number (``integer_columns``, which stay text: they are
     row references), not a ``YYYY[-MM[-DD]]`` date or not a period label. A cell holding only
-    whitespace is empty. Missing columns are left missing (``expect_column_to_exist`` reports them).
+    whitespace is empty. Missing columns are left missing (``expect_column_to_exist`` reports them),
+    except ``optional_columns``, which are added empty.
     """
     df = raw.copy()
+    for col in meta.get("optional_columns", []):   # a column older files may lack: empty (unknown) there
+        if col not in df.columns:
+            df[col] = None
     for col in df.columns:
         if col != "_row" and (df[col].dtype == object or pd.api.types.is_string_dtype(df[col])):
             text = df[col].astype("string")

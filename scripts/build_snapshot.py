@@ -85,6 +85,28 @@ ENTITIES = [
     ("lisa-su", "Lisa Su", "person", "investor", "", "US", ""),
     ("michael-intrator", "Michael Intrator", "person", "investor", "", "US", ""),
     ("coreweave-founders", "CoreWeave co-founders (combined)", "aggregate", "investor", "", "US", "Intrator, Venturo and McBee combined as reported"),
+    # December 2026 update (reference README, "December 2026 update")
+    ("marvell", "Marvell Technology Inc.", "firm", "accelerator", "", "US", "Custom accelerator (XPU) design partner of AWS, Microsoft and Google; rival to Broadcom"),
+    ("baidu", "Baidu Inc.", "firm", "accelerator;model", "", "CN", "Kunlunxin AI accelerators"),
+    ("cambricon", "Cambricon Technologies", "firm", "accelerator", "", "CN", "AI accelerators"),
+    ("deepseek", "DeepSeek", "firm", "model", "", "CN", "Open-weight models; DeepSeek chatbot"),
+    ("perplexity", "Perplexity AI", "firm", "model", "", "US", "AI answer engine / chatbot"),
+    ("nscale", "Nscale", "firm", "cloud", "", "GB", "GPU cloud (neocloud)"),
+    ("akamai", "Akamai Technologies", "firm", "cloud", "", "US", "Cloud and edge provider"),
+    ("spacex", "SpaceX (Space Exploration Technologies Corp.)", "firm", "cloud;investor", "", "US",
+     "Acquired xAI in an all-stock deal announced 2026-02-02 (investments.csv); leases xAI data-centre capacity to Anthropic and Google"),
+    # a sector-wide market study that names no firm (regulatory_events.csv): scrutiny of no one firm
+    ("sector-generative-ai", "Generative-AI sector (sector-wide study)", "aggregate", "model;cloud;accelerator", "", "",
+     "Party of sector-wide market studies that name no firm"),
+    # funding rounds reported as totals: the round's investors together, never one owner
+    ("xai-series-e-investors", "xAI Series E investors (round total, 2026-01)", "aggregate", "investor", "", "",
+     "Valor, StepStone, Fidelity, QIA, MGX, Baron; strategic: Nvidia, Cisco Investments (as reported)"),
+    ("anthropic-series-g-investors", "Anthropic Series G investors (round total, 2026-02)", "aggregate", "investor", "", "",
+     "GIC and Coatue (leads); D. E. Shaw Ventures, Founders Fund, ICONIQ, MGX; includes earlier Microsoft and Nvidia commitments"),
+    ("anthropic-series-h-investors", "Anthropic Series H investors (round total, 2026-05)", "aggregate", "investor", "", "",
+     "Altimeter, Dragoneer, Greenoaks, Sequoia (leads)"),
+    ("openai-2026-round-investors", "OpenAI 2026 round investors (round total, 2026-03)", "aggregate", "investor", "", "",
+     "Amazon, Nvidia, SoftBank and co-leads; overlaps the 2026-02-27 Amazon/Nvidia/SoftBank rows: never sum them"),
 ]
 
 # SEC identifiers (../shared/notes/living-sources.md section 0, "Useful CIKs and CUSIPs"): a CIK
@@ -175,6 +197,30 @@ ALIASES = [
     ("Coreweave", "*", "coreweave"), ("Softbank", "*", "softbank"), ("Azure AI", "*", "microsoft-azure"),
     ("Stargate OpenAI", "*", "stargate"),        # Epoch's owner name for the Stargate joint venture's sites
     ("Amazon Web Services", "cloud", "aws"),
+    # December 2026 update: in-house chips, Chinese vendors, chatbot products, new counterparties
+    ("AWS (Trainium/Inferentia, in-house)", "*", "aws"), ("AWS (Trainium + Graviton, in-house)", "*", "aws"),
+    ("Meta (MTIA, in-house)", "*", "meta"), ("Microsoft (Maia, in-house)", "*", "microsoft-azure"),
+    ("Huawei (Ascend)", "*", "huawei"), ("Alibaba (T-Head)", "*", "alibaba"),
+    ("Baidu (Kunlunxin)", "*", "baidu"), ("Cambricon", "*", "cambricon"),
+    ("Marvell", "*", "marvell"), ("Marvell Technology", "*", "marvell"),
+    ("OpenAI (ChatGPT)", "*", "openai"), ("Google (Gemini)", "*", "google-deepmind"), ("xAI (Grok)", "*", "xai"),
+    ("Anthropic (Claude)", "*", "anthropic"), ("Microsoft (Copilot)", "*", "microsoft"),
+    ("DeepSeek", "*", "deepseek"), ("Perplexity", "*", "perplexity"),
+    ("Nscale", "*", "nscale"), ("Akamai Technologies", "*", "akamai"), ("Akamai", "*", "akamai"),
+    ("SpaceX", "*", "spacex"), ("SpaceX (incl. xAI after the merger)", "*", "spacex"),
+    ("SpaceX (xAI Colossus 1, Memphis)", "*", "spacex"), ("SpaceX (xAI data centres)", "*", "spacex"),
+    ("Oracle (OCI)", "*", "oracle"), ("Broadcom (Google TPU 'Ironwood' racks)", "*", "broadcom"),
+    ("AMD (Instinct GPUs)", "*", "amd"), ("Meta (warrant holder)", "*", "meta"),
+    ("Google (Alphabet)", "*", "alphabet"), ("Generative AI sector", "*", "sector-generative-ai"),
+    # Mistral's own debt-financed build: the buyer is its own supplier (reference row's words)
+    ("own data centre near Paris (Nvidia GPUs), debt-financed", "supplier", "mistral"),
+    ("Series E investors (Valor, StepStone, Fidelity, Qatar Investment Authority, MGX, Baron; strategic: Nvidia, "
+     "Cisco Investments)", "investor", "xai-series-e-investors"),
+    ("GIC and Coatue (leads); D. E. Shaw Ventures, Founders Fund, ICONIQ, MGX (co-leads); includes earlier Microsoft "
+     "and Nvidia commitments", "investor", "anthropic-series-g-investors"),
+    ("Altimeter, Dragoneer, Greenoaks, Sequoia (leads)", "investor", "anthropic-series-h-investors"),
+    ("Round total: Amazon (up to $50B), Nvidia ($30B), SoftBank ($30B); co-leads SoftBank, a16z, D. E. Shaw, MGX, "
+     "TPG, T. Rowe Price; Microsoft participated", "investor", "openai-2026-round-investors"),
 ]
 
 # Rows that name a group of firms rather than one firm: kept, with provenance, in
@@ -183,6 +229,10 @@ AGGREGATE_NAMES = {
     "Top3 (Amazon+Microsoft+Google)": "top3", "TOTAL": "total", "Others": "others",
     "ASIC-based AI servers (all custom silicon)": "group", "Custom ASICs (all vendors)": "group",
     "Foreign vendors (Nvidia, AMD, etc.)": "group",
+    "GPU-based AI servers": "group", "TOTAL (GPUs and AI accelerators, all vendors)": "total",
+    "Chinese domestic vendors (all)": "group", "Chinese domestic vendors (Huawei, Cambricon, others)": "group",
+    "Chinese open-weight models (Qwen, DeepSeek, Kimi and others)": "group",
+    "Other (non-Chinese) open-weight models": "group",
 }
 
 # --------------------------------------------------------------------------- markets
@@ -191,6 +241,7 @@ MARKETS = {
     "cloud.synergy.ww": ("cloud", "Cloud infrastructure services (IaaS + PaaS + hosted private cloud), revenue", "worldwide", "Synergy Research Group", "revenue share"),
     "cloud.canalys.ww": ("cloud", "Cloud infrastructure services spending", "worldwide", "Canalys/Omdia", "spending share"),
     "cloud.gartner-iaas.ww": ("cloud", "Public cloud IaaS revenue", "worldwide", "Gartner", "revenue share"),
+    "cloud.canalys-revised.ww": ("cloud", "Cloud infrastructure services spending (historical estimates revised Aug 2024)", "worldwide", "Canalys (revised series, Aug 2024)", "spending share"),
     "accel.techinsights.dc-gpu.units": ("accelerator", "Data-centre GPUs", "worldwide", "TechInsights", "unit share"),
     "accel.techinsights.dc-gpu.revenue": ("accelerator", "Data-centre GPUs", "worldwide", "TechInsights", "revenue share"),
     "accel.wellsfargo.dc-gpu.revenue": ("accelerator", "Data-centre GPUs", "worldwide", "Wells Fargo Equity Research", "revenue share"),
@@ -204,17 +255,32 @@ MARKETS = {
     "accel.susquehanna.ai-accelerators.fcst": ("accelerator", "AI accelerators", "worldwide", "Susquehanna", "market share (forecast)"),
     "accel.indxx.ai-gpus": ("accelerator", "AI / discrete GPUs", "worldwide", "Indxx", "market share"),
     "accel.trendforce.china-ai-server-chips.fcst": ("accelerator", "China AI server chip procurement", "China", "TrendForce", "share of procurement (forecast)"),
+    "accel.trendforce.ai-server-chips": ("accelerator", "AI chips in AI servers (GPU and ASIC suppliers)", "worldwide", "TrendForce", "market share"),
+    "accel.counterpoint.hyperscaler-asics.units": ("accelerator", "AI server compute ASICs of the top-10 hyperscalers", "worldwide", "Counterpoint Research", "shipment share"),
+    "accel.counterpoint.asic-design-partners.fcst": ("accelerator", "AI server compute ASIC design partners", "worldwide", "Counterpoint Research", "design-partner share (forecast)"),
+    "accel.visualcapitalist.dc-revenue.peer3": ("accelerator", "Data-centre segment revenue of Nvidia, AMD and Intel only (includes CPUs; excludes custom ASICs)", "worldwide", "Visual Capitalist (from company-reported revenue)", "share of the three-vendor revenue pool"),
+    "accel.idc.china-ai-cards.units": ("accelerator", "AI accelerator cards shipped in China", "China", "IDC", "shipment share"),
+    "accel.bernstein.china-ai-processors": ("accelerator", "AI processors", "China", "Bernstein", "market share"),
+    "accel.bernstein.china-ai-processors.fcst": ("accelerator", "AI processors", "China", "Bernstein", "market share (forecast)"),
     "model.menlo.us-ent-api.usage-spend": ("model", "Enterprise LLM API usage/spend (metric not separated)", "US", "Menlo Ventures", "share of usage/spend"),
     "model.menlo.us-ent-api.spend": ("model", "Enterprise LLM API spend", "US", "Menlo Ventures", "share of spend"),
     "model.menlo.us-ent-api.usage": ("model", "Enterprise LLM API usage", "US", "Menlo Ventures", "share of usage"),
     "model.menlo.us-ent-coding.usage": ("model", "Enterprise LLM usage for code generation", "US", "Menlo Ventures", "share of usage"),
     "model.a16z.g2000-llm-spend": ("model", "Total LLM spend of Global 2000 firms (CIO survey)", "worldwide", "a16z", "share of spend"),
     "model.a16z.g2000-llm-spend.fcst": ("model", "Total LLM spend of Global 2000 firms (CIO survey)", "worldwide", "a16z", "share of spend (projected)"),
+    "model.ramp.us-api-spend.two-firm": ("model", "API spend of US businesses on Ramp, Anthropic vs OpenAI only (two-firm denominator)", "US", "Ramp", "share of two-firm API spend"),
+    "model.openrouter.programming-requests": ("model", "Programming-category requests routed via OpenRouter (excludes direct lab APIs)", "worldwide", "a16z and OpenRouter", "share of requests"),
+    # consumer chatbots: product-level markets, three incompatible denominators, never spliced
+    "model.similarweb.chatbot-web.visits": ("model", "Generative-AI chatbot website traffic, all chatbot sites (web visits only; excludes apps)", "worldwide", "Similarweb", "share of web visits"),
+    "model.momentic.top7-assistants-web.visits": ("model", "Web visits among the seven largest AI assistants (Similarweb data compiled by Momentic)", "worldwide", "Momentic (Similarweb data)", "share of web visits"),
+    "model.statcounter.chatbot-web.referrals": ("model", "AI chatbot market share from referral-based web statistics", "worldwide", "Statcounter", "share of referrals"),
 }
 
 
 def _cloud_market(row):
     a = row["analyst"]
+    if a.startswith("Canalys (revised series"):
+        return "cloud.canalys-revised.ww"        # Canalys's Aug 2024 restatement: a series of its own
     if a.startswith("Synergy"):
         return "cloud.synergy.ww"
     if a.startswith("Canalys") or a.startswith("Omdia"):
@@ -226,6 +292,11 @@ def _cloud_market(row):
 
 def _accel_market(row):
     src, seg, met = row["source"], row["segment"], row["metric"]
+    if seg.startswith("custom AI accelerators") or met in ("revenue", "annualized revenue run rate") \
+            or "CEO statement" in met or "market size" in met:
+        return None  # unit counts, company revenue, market sizes, statements: kept in other_metrics
+    if seg == "AI servers":
+        return None  # GPU- vs ASIC-based server shares: groups, kept as aggregates
     if src.startswith("TechInsights") and seg == "data-center GPUs":
         return "accel.techinsights.dc-gpu.units" if met.startswith("unit") else "accel.techinsights.dc-gpu.revenue"
     if src.startswith("TechInsights"):
@@ -238,10 +309,22 @@ def _accel_market(row):
         return "accel.trendforce.gpu-ai-servers.fcst"
     if src.startswith("TrendForce") and seg.startswith("all AI-server chips"):
         return "accel.trendforce.all-ai-server-chips.fcst"
+    if src.startswith("TrendForce") and seg.startswith("AI chips in AI servers"):
+        return "accel.trendforce.ai-server-chips"
     if src.startswith("TrendForce") and seg.startswith("China"):
         return "accel.trendforce.china-ai-server-chips.fcst"
     if src.startswith("TrendForce"):
         return None  # ASIC share of AI servers: a group, kept as aggregate
+    if src.startswith("Counterpoint") and seg.startswith("AI server compute ASIC design partners"):
+        return "accel.counterpoint.asic-design-partners.fcst"
+    if src.startswith("Counterpoint"):
+        return "accel.counterpoint.hyperscaler-asics.units"
+    if src.startswith("Visual Capitalist"):
+        return "accel.visualcapitalist.dc-revenue.peer3"
+    if src.startswith("IDC") and seg == "China AI accelerator cards":
+        return "accel.idc.china-ai-cards.units"
+    if src.startswith("Bernstein") and seg == "China AI processors":
+        return "accel.bernstein.china-ai-processors.fcst" if "forecast" in met else "accel.bernstein.china-ai-processors"
     if src.startswith("Mizuho"):
         return "accel.mizuho.ai-chips"
     if src.startswith("Reuters"):
@@ -259,8 +342,20 @@ def _accel_market(row):
 
 def _model_market(row):
     met, src = row["metric"], row["source"]
-    if "penetration" in met or "businesses paying" in met:
-        return None  # adoption, not a market share: kept in other_metrics
+    if "penetration" in met or "businesses paying" in met or "head-to-head" in met:
+        return None  # adoption or win rates, not a market share: kept in other_metrics
+    if "two-firm denominator" in met:
+        return "model.ramp.us-api-spend.two-firm"
+    if "OpenRouter" in met and "programming" in met:
+        return "model.openrouter.programming-requests"
+    if "OpenRouter" in met:
+        return None  # open-weight model groups' token shares: aggregates
+    if "generative-AI chatbot website traffic" in met:
+        return "model.similarweb.chatbot-web.visits"
+    if "seven largest AI assistants" in met:
+        return "model.momentic.top7-assistants-web.visits"
+    if met.startswith("Statcounter"):
+        return "model.statcounter.chatbot-web.referrals"
     if src.startswith("a16z"):
         return "model.a16z.g2000-llm-spend.fcst" if "projected" in met else "model.a16z.g2000-llm-spend"
     if "coding" in met:
@@ -289,6 +384,8 @@ def norm_period(p: str) -> tuple[str, str, bool]:
         return p + "FY", "year", projected
     if re.fullmatch(r"\d{4}-\d{2}", p):
         return p, "month", projected
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p):
+        return p, "day", projected        # a tracker's snapshot date (e.g. Similarweb "data to 2 Jan 2026")
     raise ValueError(f"unparseable period {p!r}")
 
 
@@ -311,6 +408,10 @@ COMMITMENT_BASIS = {
     ("2025-09", "Microsoft", "Nebius"): ("reported", ""),
     # "Nvidia GB300 at IREN's 750 MW ... campus (campus size, not contracted power)"
     ("2025-11-03", "Microsoft", "IREN"): ("reported", ""),
+    # "'approximately $23 billion'"; the note's "over $60 billion" is Microsoft's neocloud total
+    ("2025-10", "Microsoft", "Nscale"): ("reported", ""),
+    # "'$830 million in debt financing'; '44 MW'": the "target '200 MW ... by end-2027'" is a later plan
+    ("2026-03-30", "Mistral AI", "own data centre near Paris (Nvidia GPUs), debt-financed"): ("reported", "reported"),
     # 10 GW target; $500B planned over four years
     ("2025-01-21", "OpenAI (Stargate LLC; equity funders SoftBank, OpenAI, Oracle, MGX)",
      "Stargate JV build-out (tech partners Arm, Microsoft, Nvidia, Oracle, OpenAI)"): ("ceiling", "ceiling"),
@@ -319,6 +420,14 @@ COMMITMENT_BASIS = {
 INVESTMENT_BASIS = {
     # "convertible debt (planned Sept 2025)"; the note's ">$3B invested" is a cumulative total.
     ("2025-03-11", "Google", "Anthropic"): "reported",
+    # "'raised $20 billion in an upsized Series E'": the "$15B target" was the earlier goal
+    ("2026-01-06", "Series E investors (Valor, StepStone, Fidelity, Qatar Investment Authority, MGX, Baron; strategic: "
+     "Nvidia, Cisco Investments)", "xAI"): "reported",
+    # "'$65 billion Series H'": the "at least $30 billion" was an earlier press report
+    ("2026-05-28", "Altimeter, Dragoneer, Greenoaks, Sequoia (leads)", "Anthropic"): "reported",
+    # "'$122 billion in committed capital'": Amazon's "up to $50B" is one participant's part
+    ("2026-03-31", "Round total: Amazon (up to $50B), Nvidia ($30B), SoftBank ($30B); co-leads SoftBank, a16z, "
+     "D. E. Shaw, MGX, TPG, T. Rowe Price; Microsoft participated", "OpenAI"): "reported",
 }
 
 # Accelerator family of a commitment, from the reference row's own words (quoted).
@@ -336,9 +445,30 @@ ACCEL_FAMILY = {
     ("2025-09-30", "Meta", "CoreWeave"): "Nvidia",                    # "Nvidia GB300 racks"
     ("2026-04-09", "Meta", "CoreWeave"): "Nvidia",                    # "includes Vera Rubin"
     ("2025-11-03", "Microsoft", "IREN"): "Nvidia",                    # "Nvidia GB300"
+    ("2025-10", "Microsoft", "Nscale"): "Nvidia",                     # "NVIDIA's latest GB300 chips"
+    ("2025-12-11", "Anthropic", "Broadcom (Google TPU 'Ironwood' racks)"): "TPU",
+    ("2026-02-17", "Meta", "Nvidia"): "Nvidia",                       # "millions of Blackwell and Rubin GPUs"
+    ("2026-02-24", "Meta", "AMD (Instinct GPUs)"): "AMD Instinct",    # "custom MI450"
+    ("2026-02-26", "Meta", "Google Cloud (TPUs)"): "TPU",             # "rent Google TPUs"
+    ("2026-03-16", "Meta", "Nebius"): "Nvidia",                       # "Nvidia Vera Rubin"
+    ("2026-03-30", "Mistral AI", "own data centre near Paris (Nvidia GPUs), debt-financed"): "Nvidia",
+    ("2026-05-06", "Anthropic", "SpaceX (xAI Colossus 1, Memphis)"): "Nvidia",   # "220,000+ Nvidia GPUs"
+    ("2026-06-05", "Google", "SpaceX (xAI data centres)"): "Nvidia",             # "~110,000 Nvidia GPUs"
 }
 
 PROV = ["source", "source_url", "source_date", "confidence", "notes", "ref_file", "ref_row"]
+
+# Rows compiled into the reference files later than the first snapshot: first such data row per
+# file and the day they were compiled (reference README, "December 2026 update": "Rows appended at
+# the end of six files on 2026-12-01"). Copied to a share row's ``compiled_on``: a source dated
+# only "2026" was public by then (config/sources.yaml, compiled_date).
+COMPILED = {"accelerator_share.csv": (27, "2026-12-01"), "cloud_market_share.csv": (120, "2026-12-01"),
+            "model_api_share.csv": (20, "2026-12-01")}
+
+
+def compiled_on(ref_file: str, i: int) -> str:
+    first, day = COMPILED.get(ref_file, (None, ""))
+    return day if first is not None and i >= first else ""
 
 
 def read(path: Path):
@@ -377,7 +507,7 @@ def prov(row, ref_file, i, source_date=None):
         "source": row.get("source", ""), "source_url": row.get("source_url", ""),
         "source_date": row.get("source_date", "") if source_date is None else source_date,
         "confidence": row.get("confidence", ""), "notes": row.get("notes", ""),
-        "ref_file": ref_file, "ref_row": i,
+        "ref_file": ref_file, "ref_row": i, "compiled_on": compiled_on(ref_file, i),
     }
 
 
@@ -424,12 +554,15 @@ def main(ref: Path, out: Path) -> None:
         m = _model_market(r)
         base = {"market_id": m or "", "period": period, "period_type": ptype, "raw_name": r["provider"],
                 "share_pct": r["share_pct"], "metric": r["metric"], "segment": r["segment"],
-                "estimate_type": "projection" if proj else "survey estimate",
-                "entity_id": res(r["provider"], "model"), **prov(r, "model_api_share.csv", i)}
-        (other if m is None else shares).append(base)
+                "estimate_type": "projection" if proj else "survey estimate", **prov(r, "model_api_share.csv", i)}
+        if r["provider"] in AGGREGATE_NAMES:
+            aggregates.append({**base, "aggregate_kind": AGGREGATE_NAMES[r["provider"]]})
+        else:
+            (other if m is None else shares).append({**base, "entity_id": res(r["provider"], "model")})
 
     share_cols = ["market_id", "period", "period_type", "entity_id", "raw_name", "share_pct",
-                  "market_size_usd_bn", "units_m", "revenue_usd_bn", "segment", "metric", "estimate_type"] + PROV
+                  "market_size_usd_bn", "units_m", "revenue_usd_bn", "segment", "metric", "estimate_type"] + PROV \
+        + ["compiled_on"]
     write(out / "market_shares.csv", share_cols, shares)
     write(out / "market_aggregates.csv", ["aggregate_kind"] + [c for c in share_cols if c != "entity_id"], aggregates)
     write(out / "market_other_metrics.csv", share_cols, other)

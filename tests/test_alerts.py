@@ -215,5 +215,5 @@ def test_by_default_the_digest_has_one_alert_per_concept_and_firm(smtp):
     body = text_of(smtp.inbox.messages[0]["msg"])
     assert "FIRING: concept-hhi-highly-concentrated - Data-centre AI accelerators, worldwide" in body
     assert "FIRING: concept-firm-share-over-30 - Nvidia Corp.'s share of Data-centre AI accelerators, worldwide" in body
-    assert "in 7 of 7 fresh series (robust)" in body
+    assert "in 8 of 8 fresh series (robust)" in body
     assert "FIRING: firm-share-over-30" not in body and "FIRING: hhi-highly-concentrated" not in body

@@ -89,18 +89,22 @@ def test_the_snapshot_alerts_once_per_concept_and_firm_robust_or_contested(works
     # the per-series share and HHI rules are off: Nvidia above 30% is one alert, not one per series
     assert not firing.rule_id.isin(["firm-share-over-30", "hhi-highly-concentrated"]).any()
     nv = firing[(firing.rule_id == "concept-firm-share-over-30") & (firing.subject_id == "dc-accelerators.ww:nvidia")]
-    assert len(nv) == 1 and nv.value.item() == pytest.approx(86.0)
+    # Nvidia in the 8 fresh series: 64, 70, 80, 80, 86, 90, 92.5, 95 -> median (80 + 86) / 2 = 83
+    assert len(nv) == 1 and nv.value.item() == pytest.approx(83.0)
     from riskmodels.alerts import evaluate, rules_config
 
     state, _ = evaluate(d, rules_config())
     row = state[(state.rule_id == "concept-firm-share-over-30")].set_index("subject_id")
     assert row.loc["dc-accelerators.ww:nvidia", "consensus"] == "robust"
-    assert row.loc["dc-accelerators.ww:nvidia", "drivers"].startswith("above 30 in 7 of 7 fresh series (robust)")
+    assert row.loc["dc-accelerators.ww:nvidia", "drivers"].startswith("above 30 in 8 of 8 fresh series (robust)")
     assert row.loc["enterprise-llm-api:anthropic", "consensus"] == "contested"
     hhi = state[state.rule_id == "concept-hhi-highly-concentrated"].set_index("subject_id")
-    assert hhi.loc["dc-accelerators.ww", "value"] == pytest.approx(7397.0)
+    # fresh HHIs 4,096, 4,900, 6,400, 6,400, 7,397, 8,164, 8,609.54, 9,025 -> median (6,400 + 7,397) / 2
+    assert hhi.loc["dc-accelerators.ww", "value"] == pytest.approx(6898.5)
+    # China: IDC 2025 cards (55% + 4% attributed: 3,041) and Bernstein 2024 (66%: 4,356)
+    assert hhi.loc["china-ai-accelerators.cn", "value"] == pytest.approx(3698.5)
     v = store.read_sql("SELECT * FROM v_latest_concepts").set_index("concept_id")
-    assert v.loc["dc-accelerators.ww", "top_entity_id"] == "nvidia" and v.loc["dc-accelerators.ww", "n_fresh"] == 7
+    assert v.loc["dc-accelerators.ww", "top_entity_id"] == "nvidia" and v.loc["dc-accelerators.ww", "n_fresh"] == 8
     assert v.loc["cloud-infrastructure.ww", "n_fresh"] == 0 and pd.isna(v.loc["cloud-infrastructure.ww", "median_hhi"])
 
 
@@ -115,7 +119,9 @@ def test_cli_prints_the_concepts_by_name(workspace):
                          timeout=300)
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if "Data-centre AI accelerators" in x)
-    assert "7 of 10" in line and "7,397" in line   # no Epoch release loaded here: 10 series and "Nvidia Corp. 64–95% (7 series)" in line
-    conc = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "concentration", "--layer", "accelerator"],
+    # no Epoch release loaded here: 11 series with figures, 8 of them fresh
+    assert "8 of 11" in line and "6,898" in line and "Nvidia Corp. 64–95% (8 series)" in line
+    conc = subprocess.run([sys.executable, "-m", "riskmodels.cli", "show", "concentration", "--layer", "accelerator",
+                           "--top", "40"],
                           capture_output=True, text=True, timeout=300)
     assert conc.returncode == 0 and "age_days" in conc.stdout and "stale" in conc.stdout and "fresh" in conc.stdout

@@ -23,10 +23,24 @@ def test_parse_date_rejects(bad):
 
 
 def test_period_end_all_kinds():
-    got = period_end(pd.Series(["2024Q3", "2025H1", "2023FY", "2026-04", "2024Q5", None]))
-    assert got.dt.date.tolist()[:4] == [dt.date(2024, 9, 30), dt.date(2025, 6, 30), dt.date(2023, 12, 31),
-                                        dt.date(2026, 4, 30)]
-    assert got.iloc[4:].isna().all()
+    got = period_end(pd.Series(["2024Q3", "2025H1", "2023FY", "2026-04", "2026-01-02", "2024Q5", "2026-02-30", None]))
+    assert got.dt.date.tolist()[:5] == [dt.date(2024, 9, 30), dt.date(2025, 6, 30), dt.date(2023, 12, 31),
+                                        dt.date(2026, 4, 30), dt.date(2026, 1, 2)]
+    assert got.iloc[5:].isna().all()
+
+
+def test_a_compiled_date_caps_a_source_date_known_only_to_the_year():
+    # Omdia's 2025Q4 shares (source dated "2026") compiled into the reference files on 2026-12-01
+    df = pd.DataFrame({"source_date": ["2026", "2026", "2026-03"], "period": ["2025Q4", "2025Q4", "2025Q4"],
+                       "compiled_on": ["2026-12-01", None, "2026-12-01"]})
+    caps = {"compiled_on": ["source_date"]}
+    assert known_by(df, ["source_date", "period"], dt.date(2026, 12, 1), caps).tolist() == [True, False, True]
+    assert known_by(df, ["source_date", "period"], dt.date(2026, 11, 30), caps).tolist() == [False, False, True]
+    assert known_by(df, ["source_date", "period"], dt.date(2026, 12, 31), caps).tolist() == [True, True, True]
+    # the cap never makes a period known before it ends, and without caps nothing changes
+    assert known_by(df.assign(period="2026Q4"), ["source_date", "period"], dt.date(2026, 12, 1), caps).tolist() == [
+        False, False, False]
+    assert known_by(df, ["source_date", "period"], dt.date(2026, 12, 1)).tolist() == [False, False, True]
 
 
 def test_date_end_invalid_is_nat():

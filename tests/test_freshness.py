@@ -28,6 +28,8 @@ CFG = load_yaml(ROOT / "config" / "freshness.yaml")
     ("x.month", "2026-04", "2026-07-30"),
     # a quarter ending in February's month grid: 2025Q4 + 2 quarters = 2026-06-30 (month ends, not +182 days)
     ("x.q", "2025Q4", "2026-08-29"),
+    # day (a tracker's snapshot): 2026-01-02, on the month grid + 2 months = 2026-03-31; + 7 days = 2026-04-07
+    ("model.similarweb.chatbot-web.visits", "2026-01-02", "2026-04-07"),
     # override: SEC segment revenue lags 90 days
     ("cloud.sec-filings.segment-revenue", "2024FY", "2027-03-31"),
 ])
@@ -40,8 +42,8 @@ def test_stale_after_at_the_cadence_boundary(market, period, last_fresh):
 
 
 def test_cadence_labels_and_unreadable_periods():
-    assert cadence(pd.Series(["2024Q3", "2025H1", "2023FY", "2026-04", "soon"])).tolist() == [
-        "quarter", "half", "year", "month", None]
+    assert cadence(pd.Series(["2024Q3", "2025H1", "2023FY", "2026-04", "2026-01-02", "soon"])).tolist() == [
+        "quarter", "half", "year", "month", "day", None]
     f = freshness(pd.Series(["m"]), pd.Series(["soon"]), dt.date(2026, 12, 1), CFG).iloc[0]
     assert not bool(f.fresh) and pd.isna(f.data_age_days)
 

@@ -146,3 +146,36 @@ def test_copy_fast_path_writes_what_sqlite_writes(pg_schema, workspace, tmp_path
             else:
                 # a nullable boolean reads back as True/False/None from PostgreSQL, 1/0/NaN from SQLite
                 assert [_same_value(v) for v in a] == [_same_value(v) for v in b], f"{name}.{col}"
+
+
+def test_an_existing_store_with_eight_character_periods_is_widened_in_place(pg_schema, workspace):
+    """A deployment created before day labels (2026-01-02) had VARCHAR(8) periods: init_db widens them
+    (dropping and recreating the views that depend on them) and keeps the rows."""
+    import re
+
+    import sqlalchemy as sa
+
+    from riskmodels import store
+    from riskmodels.config import get_settings
+
+    engine = store._engine(pg_schema)
+    sql_dir = get_settings().home / "sql"
+    store.init_db(engine, sql_dir)
+    with engine.begin() as conn:
+        for stmt in reversed(store.view_statements(sql_dir)):
+            name = re.search(r"CREATE VIEW\s+(\w+)", stmt, re.I).group(1)
+            conn.execute(sa.text(f"DROP VIEW IF EXISTS {name} CASCADE"))
+        conn.execute(sa.text("ALTER TABLE concentration ALTER COLUMN period TYPE VARCHAR(8)"))
+        for stmt in store.view_statements(sql_dir):
+            conn.execute(sa.text(stmt))
+        conn.execute(sa.text("INSERT INTO markets VALUES ('m.1', 'model', 'd', 'worldwide', 'a', 'share')"))
+    store._initialised.clear()
+    store.init_db(engine, sql_dir)
+    with engine.begin() as conn:
+        length = conn.execute(sa.text("SELECT character_maximum_length FROM information_schema.columns WHERE "
+                                      "table_name = 'concentration' AND column_name = 'period' AND "
+                                      "table_schema = current_schema()")).scalar()
+        views = conn.execute(sa.text("SELECT COUNT(*) FROM information_schema.views WHERE "
+                                     "table_schema = current_schema()")).scalar()
+        kept = conn.execute(sa.text("SELECT COUNT(*) FROM markets")).scalar()
+    assert length == 10 and views == len(store.view_statements(sql_dir)) and kept == 1
