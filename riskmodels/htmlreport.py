@@ -594,14 +594,16 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
         link = f'<a href="{E(url, quote=True)}" rel="noreferrer">{E(url[:70])}</a>' if url.startswith("http") else ""
         ref = f"{r.ref_file}" if pd.isna(r.ref_row) else f"{r.ref_file}#{r.ref_row}"  # a filing: its accession
         prov.append(f'<tr id="{_src_anchor(ref)}"><td>{E(ref)}</td>'
-                    f"<td>{E(r.market_id)} {E(r.period)}</td><td>{E(names.get(r.entity_id, r.entity_id))} "
+                    f"<td>{market(r.market_id)} {E(r.period)}</td><td>{E(names.get(r.entity_id, r.entity_id))} "
                     f"{'' if pd.isna(r.share_pct) else f'{r.share_pct:g}%'}</td><td>{E(str(r.source))}</td>"
                     f"<td>{E(str(r.source_date or ''))}</td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")
-    for frame, fname in ((inv, "investments.csv"), (com, "compute_commitments.csv")):
+    for frame, fname, (a, b) in ((inv, "investments.csv", ("investor_id", "investee_id")),
+                                 (com, "compute_commitments.csv", ("buyer_id", "supplier_id"))):
         for r in frame.itertuples():
             url = str(r.source_url) if isinstance(r.source_url, str) else ""
             link = f'<a href="{E(url, quote=True)}" rel="noreferrer">{E(url[:70])}</a>' if url.startswith("http") else ""
-            prov.append(f'<tr id="{_src_anchor(f"{fname}#{r.ref_row}")}"><td>{fname}#{r.ref_row}</td><td>{E(str(r.date))}'
+            who = " → ".join(E(names.get(x, x)) for x in (getattr(r, a, ""), getattr(r, b, "")) if isinstance(x, str))
+            prov.append(f'<tr id="{_src_anchor(f"{fname}#{r.ref_row}")}"><td>{fname}#{r.ref_row}</td><td>{who} {E(str(r.date))}'
                         f"</td><td>{'' if pd.isna(r.amount_usd_bn) else f'${r.amount_usd_bn:g}bn ({r.amount_basis})'}</td>"
                         f"<td>{E(str(r.source))}</td><td></td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")
     sections.append("<h2 id='provenance'>Provenance</h2><table><tr><th>row</th><th>what</th><th>value</th><th>source</th>"
