@@ -21,7 +21,7 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := True
 export AIRFLOW__LOGGING__LOGGING_LEVEL := WARNING
 export RISKMODELS_HOME := $(ROOT)
 
-.PHONY: run test lint airflow airflow-db bench clean
+.PHONY: run test lint airflow airflow-db bench clean serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ run: $(VENV)/.installed var/airflow/airflow.db
 # A real local deployment (api-server, scheduler, dag-processor) on PostgreSQL metadata until Ctrl-C.
 airflow: $(VENV)/.installed
 	$(BIN)/python -m riskmodels.stack
+
+# Browse and query the SQLite store (after `make run`) in Datasette, read-only, on 127.0.0.1.
+PORT ?= 8001
+serve: $(VENV)/.installed
+	$(BIN)/riskmodels serve --port $(PORT)
 
 # The pipeline on synthetic worlds of growing scale: var/bench/results.{json,md}. SCALES="1 10" to shorten.
 SCALES ?= 1 10 100 1000

@@ -1,4 +1,4 @@
-"""Command line: ``riskmodels run|show|whatif|report|export|backfill|synth|schema|cleanup``. Wires library calls
+"""Command line: ``riskmodels run|show|whatif|report|export|backfill|synth|schema|cleanup|serve``. Wires library calls
 together, nothing more.
 
 Exit codes: 0 done; 2 bad input (quarantined and alerted; the scores published before stay);
@@ -181,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     p_eprun.add_argument("--date", required=True, type=_date, help="run date YYYY-MM-DD")
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
+    p_serve = sub.add_parser("serve", help="browse and query the SQLite store in Datasette, read-only (immutable)")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8001)
+    p_serve.add_argument("--metadata-only", action="store_true", help="write Datasette's metadata file and print its path")
     p_schema = sub.add_parser("schema", help="print the DDL of the risk store")
     p_schema.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args(argv)
@@ -233,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(json.dumps(result, indent=2) if args.json else format_whatif(result))
         return 0
+    if args.command == "serve":
+        from . import serve
+
+        try:
+            if args.metadata_only:
+                print(serve.write_metadata(serve.get_settings().var / "datasette" / "metadata.json"))
+                return 0
+            return serve.serve(args.host, args.port)
+        except (ValueError, FileNotFoundError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
     if args.command == "report":
         from .htmlreport import build_report
 
