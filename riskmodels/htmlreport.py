@@ -231,6 +231,55 @@ def _cell(v, fmt: str = "{}") -> str:
     return E(fmt.format(v))
 
 
+def _suite_expectations(suite: str, settings: Settings) -> list[tuple[str, str, str]]:
+    """(expectation, column, severity) of a suite (expectations/<suite>.json), in its order."""
+    path = settings.home / "expectations" / f"{suite}.json"
+    if not path.exists():
+        return []
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return [(e["type"], str((e.get("kwargs") or {}).get("column") or (e.get("kwargs") or {}).get("column_list") or ""),
+             e.get("severity") or (e.get("meta") or {}).get("severity") or "critical") for e in doc.get("expectations", [])]
+
+
+def quality_section(d, settings: Settings) -> str:
+    """Data quality of the run date, readable offline: per landed dataset its suite, rows, how it
+    was checked, the outcome, every failing expectation with examples (row, column, value), and
+    the suite's expectations (Great Expectations 1.x suites in expectations/)."""
+    runs = _q("SELECT r.dataset, r.status, r.location, v.suite, v.success, v.evaluated, v.failed_critical, "
+              "v.failed_warning, v.rows, v.details, v.mode, v.validated_at FROM raw_inputs r LEFT JOIN "
+              "validation_results v ON v.sha256 = r.sha256 WHERE r.run_date = :d ORDER BY r.dataset", d, settings)
+    if runs.empty:
+        return "<h2 id='quality'>Data quality</h2>" + _no_data("no dataset landed for this run date")
+    rows, blocks = [], []
+    for r in runs.drop_duplicates("dataset", keep="last").itertuples():
+        failures = json.loads(r.details) if isinstance(r.details, str) and r.details else []
+        ok = bool(r.success) if not pd.isna(r.success) else None
+        outcome = "passed" if ok else ("failed: quarantined" if ok is False else "not validated")
+        rows.append(f"<tr><td>{E(r.dataset)}</td><td>{E(str(r.location))}</td><td>{_cell(r.rows, '{:,.0f}')}</td>"
+                    f"<td>{E(str(r.mode or ''))}</td><td>{_cell(r.evaluated, '{:.0f}')}</td>"
+                    f"<td class='{'ok' if ok else 'firing'}'>{E(outcome)}</td><td>{_cell(r.failed_critical, '{:.0f}')}"
+                    f"</td><td>{_cell(r.failed_warning, '{:.0f}')}</td></tr>")
+        fail_rows = []
+        for f in failures:
+            ex = "; ".join(f"row {x.get('row')}: {json.dumps(x.get('values'), default=str)[:160]}"
+                           for x in (f.get("examples") or [])[:3])
+            fail_rows.append(f"<tr><td class='firing'>{E(str(f.get('severity')))}</td><td>{E(str(f.get('expectation')))}"
+                             f"</td><td>{E(str(f.get('column') or ''))}</td><td>{_cell(f.get('unexpected_count'))}</td>"
+                             f"<td><small>{E(ex or str(f.get('message') or ''))}</small></td></tr>")
+        listed = "".join(f"<li>{E(t)} <small>{E(c)} ({E(sev)})</small></li>"
+                         for t, c, sev in _suite_expectations(str(r.suite or r.dataset), settings))
+        blocks.append(f"<details><summary>{E(r.dataset)}: {E(outcome)}, {_cell(r.evaluated, '{:.0f}')} expectations"
+                      "</summary>" + (f"<table><tr><th>severity</th><th>expectation</th><th>column</th><th>unexpected"
+                                      f"</th><th>examples</th></tr>{''.join(fail_rows)}</table>" if fail_rows else "")
+                      + f"<ol>{listed}</ol></details>")
+    return ("<h2 id='quality'>Data quality</h2><p><small>Each landed input of the run date checked by its Great "
+            "Expectations suite (and, above the GX row limit, the same checks in pandas on every row); a critical "
+            "failure quarantines the dataset and nothing is published from it.</small></p>"
+            "<table data-table='quality'><tr><th>dataset</th><th>source</th><th>rows</th><th>checked by</th>"
+            "<th>expectations</th><th>outcome</th><th>critical failures</th><th>warnings</th></tr>"
+            + "".join(rows) + "</table>" + "".join(blocks))
+
+
 def sec_section(d, names: dict, settings: Settings) -> str:
     """What SEC EDGAR filings brought: processed filings, 13D/13G stakes, 13F holders in the
     run, segment-revenue markets and the MHHI delta from common ownership vs strategic stakes."""
@@ -579,6 +628,9 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
 
     # SEC filings
     sections.append(sec_section(d, names, settings))
+
+    # data quality (readable offline: no Data Docs assets needed)
+    sections.append(quality_section(d, settings))
 
     # provenance
     facts = _q("SELECT ref_file, ref_row, market_id, period, entity_id, share_pct, source, source_url, source_date, "

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import debian_tool, published_store
+from conftest import ROOT, debian_tool, published_store, write_sources
 from riskmodels import store
 from riskmodels.htmlreport import build_report
 
@@ -48,8 +48,11 @@ def test_report_in_chromium(chromium, store_dir, tmp_path):
     assert page == store_dir / "reports" / f"report-{D}.html"
     assert page.stat().st_size < 5_000_000
     dom, shot = render(chromium, page, tmp_path)
-    for section in ("alerts", "concentration", "trends", "network", "lockin", "risk", "provenance"):
+    for section in ("alerts", "concentration", "trends", "network", "lockin", "risk", "provenance", "quality"):
         assert f'id="{section}"' in dom, section
+    # data quality, readable offline: every landed dataset with its suite's outcome
+    quality = dom.split('id="quality"', 1)[1]
+    assert quality.count("passed, ") >= 9 and "expect_column_values_to_be_between" in quality
     # the first-time reader's answers are at the top
     assert "Most concentrated markets" in dom and "Riskiest relationship</b>: Alphabet Inc. → Anthropic PBC" in dom
     # every source link points inside the page, and nothing loads from outside it
@@ -102,3 +105,21 @@ def test_export_and_backfill(store_dir, tmp_path):
                           "2026-11-21"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "backfill: 100%" in out.stderr and '"days": 2' in out.stdout
+
+
+def test_the_report_shows_a_quarantined_dataset_with_its_failing_rows(tmp_path, workspace, monkeypatch):
+    import pandas as pd
+
+    from riskmodels import pipeline
+    from riskmodels.validate import DataQualityError
+
+    shares = pd.read_csv(ROOT / "data" / "market_shares.csv", dtype=str, keep_default_na=False)
+    shares.loc[3, "share_pct"] = "lots"
+    bad = tmp_path / "market_shares.csv"
+    shares.to_csv(bad, index=False)
+    monkeypatch.setenv("RISKMODELS_SOURCES", str(write_sources(tmp_path, {"market_shares": str(bad)})))
+    with pytest.raises(DataQualityError):
+        pipeline.run(D)
+    quality = build_report(D, tmp_path / "out").read_text().split("id='quality'", 1)[1]
+    assert "market_shares: failed: quarantined" in quality and "__bad_share_pct" in quality
+    assert "row 4: " in quality and "lots" in quality          # index 3: the 4th data row (1-based)
