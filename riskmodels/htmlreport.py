@@ -1,11 +1,14 @@
 """The analyst's report: one self-contained HTML file per run date (no network fetch at view
 time: styles, charts and the one small script are inline; charts are SVG with hover titles).
 
-Sections: the day's alerts; a summary naming the most concentrated markets and the riskiest
-relationship; concentration per layer (HHI with its interval, MHHI band, CR4, zone, change);
-HHI trends per market with the 1,000 / 1,800 / 2,500 bands; the ownership and money network;
-a lock-in heatmap (buyers x suppliers); the top antitrust risks with component bars; and a
-provenance appendix that every figure links to. Empty inputs render "no data".
+Sections, ordered by the questions asked most: a summary (most concentrated markets, riskiest
+relationship); what changed since the last run (new and resolved crossings, new stakes and
+deals, moved scores, new or revised HHI) with the alerts firing; where concentration is highest
+now (concepts with the analysts' consensus band, HHI charts from riskmodels.charts, every series
+per layer); who is entangled with whom (a layered ownership, money and compute network); the
+riskiest relationships with their explanation; lock-in, compute, SEC filings and data quality;
+and a provenance appendix that every figure links to. Tables of more than five rows sort and
+filter in the page. Empty inputs render "no data".
 """
 from __future__ import annotations
 
@@ -47,55 +50,55 @@ def _src_links(refs: str | None, limit: int = 6) -> str:
     return links + (f" +{more}" if more > 0 else "")
 
 
-# ------------------------------------------------------------------ charts (inline SVG)
-def trend_chart(frame: pd.DataFrame, title: str, width: int = 560, height: int = 220, name: str | None = None) -> str:
-    """HHI over periods for one market, with the 1,000 / 1,800 / 2,500 guideline bands."""
-    if frame.empty:
-        return _no_data(f"no HHI for {title}")
-    f = frame.sort_values("period_end")
-    pad_l, pad_r, pad_t, pad_b = 48, 12, 24, 36
-    ymax = max(3000.0, float(np.nanmax(f["hhi_upper"].fillna(f["hhi"]))) * 1.05)
-    n = len(f)
-    x = [pad_l + (i + 0.5) * (width - pad_l - pad_r) / n for i in range(n)]
-    y = lambda v: pad_t + (1 - v / ymax) * (height - pad_t - pad_b)  # noqa: E731
-    parts = [f'<svg data-chart="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="HHI trend {E(title)}"><title>{E(title)}</title>']
-    bands = [(0, 1000, "#eef7ee"), (1000, 1800, "#fff8e1"), (1800, 2500, "#fdecea"), (2500, ymax, "#f9d6d2")]
-    for lo, hi, col in bands:
-        if lo < ymax:
-            parts.append(f'<rect x="{pad_l}" y="{y(min(hi, ymax)):.1f}" width="{width - pad_l - pad_r}" '
-                         f'height="{y(lo) - y(min(hi, ymax)):.1f}" fill="{col}"/>')
-    for level in (1000, 1800, 2500):
-        if level < ymax:
-            parts.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
-                         f'stroke="#999" stroke-dasharray="4 3"/><text x="4" y="{y(level) + 4:.1f}" '
-                         f'font-size="10">{level:,}</text>')
-    pts = [(xi, y(v)) for xi, v in zip(x, f["hhi"]) if pd.notna(v)]
-    up = [(xi, y(v)) for xi, v in zip(x, f["hhi_upper"]) if pd.notna(v)]
-    if len(up) > 1:
-        parts.append('<polyline fill="none" stroke="#555" stroke-dasharray="2 2" points="'
-                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in up) + '"/>')
-    if len(pts) > 1:
-        parts.append('<polyline fill="none" stroke="#1f3b73" stroke-width="2" points="'
-                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
-    for xi, (_, r) in zip(x, f.iterrows()):
-        if pd.notna(r["hhi"]):
-            parts.append(f'<circle cx="{xi:.1f}" cy="{y(r["hhi"]):.1f}" r="4" fill="#1f3b73"><title>'
-                         f'{E(str(r["period"]))}: HHI {r["hhi"]:,.0f} (upper bound {r["hhi_upper"]:,.0f}; '
-                         f'{r["attributed_pct"]:g}% attributed)</title></circle>')
-    step = max(1, n // 8)
-    for i in range(0, n, step):
-        parts.append(f'<text x="{x[i]:.1f}" y="{height - 12}" font-size="10" text-anchor="middle">'
-                     f'{E(str(f["period"].iloc[i]))}</text>')
-    shown = name or title   # the display name on the chart; the id stays in its accessible label
-    parts.append(f'<text x="{pad_l}" y="14" font-size="12" font-weight="bold">{E(shown[:90])}</text></svg>')
-    return "".join(parts)
+# ------------------------------------------------------------------ charts
+def hhi_charts(conc: pd.DataFrame, mnames: dict, run_date: dt.date, settings: Settings) -> str:
+    """The HHI trends: a line chart (charts.hhi_trend) per series with two or more periods and
+    one dot plot (charts.hhi_dots) for all series with a single period so far."""
+    from . import charts
+
+    if conc.empty:
+        return _no_data("no HHI series")
+    bands = charts.zone_bands(str(settings.home / "config" / "guidelines.yaml"))
+    n = conc.groupby("market_id")["period"].transform("nunique")
+    multi = conc[n > 1]
+    out = [charts.hhi_trend(g, mnames.get(m, m), m, run_date, bands) for m, g in multi.groupby("market_id", sort=True)]
+    single = conc[n == 1].assign(name=lambda f: f["market_id"].map(mnames).fillna(f["market_id"]))
+    if len(single):
+        out.append(charts.hhi_dots(single, run_date, bands))
+    return "<div class='charts'>" + "".join(out) + "</div>"
+
+
+# hand-written SVG, measured: Vega-Lite (Altair) has no graph layout, and the layered layout,
+# crossing reduction and arrowheads that stop at a node's edge take ~60 lines here
+def _layered_positions(g, order: list[str], width: int, top: int = 44, row: int = 21) -> tuple[dict, int]:
+    """Columns by layer, each column ordered to reduce edge crossings (barycentre heuristic:
+    four sweeps placing a node at the mean row of its neighbours); returns pixel positions and
+    the height the tallest column needs at ``row`` px per node (so labels never overlap)."""
+    cols: dict[int, list] = {}
+    for n in sorted(g.nodes, key=lambda n: (-g.degree(n), str(n))):
+        cols.setdefault(g.nodes[n]["layer"], []).append(n)
+    und = g.to_undirected(as_view=True)
+    for sweep in range(4):
+        rank = {n: i / max(1, len(c) - 1) for c in cols.values() for i, n in enumerate(c)}
+        for k in (sorted(cols) if sweep % 2 == 0 else sorted(cols, reverse=True)):
+            bary = {n: (np.mean([rank[m] for m in und.neighbors(n) if m != n]) if any(m != n for m in und.neighbors(n))
+                        else rank[n]) for n in cols[k]}
+            cols[k].sort(key=lambda n: (bary[n], str(n)))
+    height = top + 24 + row * max(len(c) for c in cols.values())
+    step = (width - 240) / max(1, len(order) - 1)
+    pos = {}
+    for k, c in cols.items():
+        off = top + (height - top - 24 - row * (len(c) - 1)) / 2   # centre each column vertically
+        for i, n in enumerate(c):
+            pos[n] = (40 + k * step, off + i * row)
+    return pos, height
 
 
 def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, loops: pd.DataFrame,
                   width: int = 1100, height: int = 560, links: pd.DataFrame | None = None) -> str:
-    """Firms by layer (columns), equity and commitment edges sized by dollars, loops in red; with
-    ``links`` (compute_links) the owner -> user compute edges in green, sized by H100e."""
+    """Firms by layer (columns, ordered to reduce crossings), equity and commitment edges sized by
+    dollars (USD bn), loops in red; with ``links`` (compute_links) the owner -> user compute edges
+    in green, sized by H100e. Arrowheads are a fixed small size and stop at the target's edge."""
     import networkx as nx
 
     from .ownership import group_of
@@ -124,44 +127,68 @@ def network_chart(inv: pd.DataFrame, com: pd.DataFrame, entities: pd.DataFrame, 
     for n in g.nodes:
         lay = layers.get(n, "investor")
         g.nodes[n]["layer"] = order.index(lay) if lay in order else 0
-    pos = nx.multipartite_layout(g, subset_key="layer", align="vertical", scale=1.0)
-    xs = np.array([p[0] for p in pos.values()])
-    ys = np.array([p[1] for p in pos.values()])
-    sx = lambda v: 60 + (v - xs.min()) / max(1e-9, np.ptp(xs)) * (width - 220)  # noqa: E731
-    sy = lambda v: 40 + (v - ys.min()) / max(1e-9, np.ptp(ys)) * (height - 80)  # noqa: E731
+    pos, height = _layered_positions(g, order, width)
+    radius = 5.0
     parts = [f'<svg data-chart="network" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-             f'role="img" aria-label="ownership and money network"><title>Ownership and money network</title>'
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
-             'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#666"/></marker></defs>']
+             f'role="img" aria-label="ownership and money network"><title>Ownership and money network</title><defs>'
+             + "".join(f'<marker id="arrow-{k}" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" '
+                       f'markerWidth="7" markerHeight="7" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{c}"/>'
+                       f'</marker>' for k, c in (("equity", "#2b6cb0"), ("commitment", "#b7791f"), ("loop", "#d62728"),
+                                                 ("compute", "#2f855a")))
+             + "</defs>"]
+
+    col = {n: g.nodes[n]["layer"] for n in g.nodes}
+    label_px = {n: 6.3 * min(31, len(str(names.get(n, n)))) for n in g.nodes}   # ~11 px sans-serif
+
+    def segment(u, v) -> str:
+        """SVG path data for u -> v: rightward edges leave past u's label and stop at v's circle,
+        leftward ones leave u's circle and stop past v's label; within a column, a curve on the left.
+        The arrowhead therefore never sits on a label or inside a node."""
+        (x1, y1), (x2, y2) = pos[u], pos[v]
+        if col[u] == col[v]:
+            bend = 18 + 0.08 * abs(y2 - y1)
+            return f"M {x1 - radius:.1f} {y1:.1f} Q {x1 - radius - bend:.1f} {(y1 + y2) / 2:.1f} {x2 - radius - 1.5:.1f} {y2:.1f}"
+        if col[v] > col[u]:
+            x1, x2 = x1 + 10 + label_px[u], x2 - radius - 1.5
+        else:
+            x1, x2 = x1 - radius, x2 + 10 + label_px[v]
+        return f"M {x1:.1f} {y1:.1f} L {x2:.1f} {y2:.1f}"
+
     agg: dict[tuple, list] = {}
     for u, v, d in g.edges(data=True):
-        agg.setdefault((u, v, d["kind"]), []).append(d)
+        if u != v:
+            agg.setdefault((u, v, d["kind"]), []).append(d)
     for (u, v, kind), ds in agg.items():
+        d_path = segment(u, v)
         if kind == "compute":
             h = sum(x["h100e"] for x in ds)
-            parts.append(f'<line x1="{sx(pos[u][0]):.1f}" y1="{sy(pos[u][1]):.1f}" x2="{sx(pos[v][0]):.1f}" '
-                         f'y2="{sy(pos[v][1]):.1f}" stroke="#2f855a" stroke-width="{1 + 0.6 * math.log1p(h / 1000):.1f}" '
-                         f'stroke-opacity="0.6" stroke-dasharray="2 3" marker-end="url(#arrow)"><title>'
+            parts.append(f'<path d="{d_path}" fill="none" stroke="#2f855a" '
+                         f'stroke-width="{1 + 0.4 * math.log1p(h / 1000):.1f}" stroke-opacity="0.6" '
+                         f'stroke-dasharray="2 3" marker-end="url(#arrow-compute)"><title>'
                          f'{E(names.get(u, u))} → {E(names.get(v, v))}: compute, {h:,.0f} H100e in {len(ds)} site(s) '
-                         f'(Epoch AI)</title></line>')
+                         f'(Epoch AI)</title></path>')
             continue
         usd = sum(x["usd"] for x in ds)
         ceil = all(x["basis"] == "ceiling" for x in ds if x["usd"])
-        w = 1 + 2.2 * math.log1p(usd)
-        colour = "#d62728" if (u, v) in loop_edges else ("#2b6cb0" if kind == "equity" else "#b7791f")
+        w = 0.8 + 1.1 * math.log1p(usd)
+        on_loop = (u, v) in loop_edges
+        colour = "#d62728" if on_loop else ("#2b6cb0" if kind == "equity" else "#b7791f")
         dash = ' stroke-dasharray="6 4"' if ceil and usd else ""
-        parts.append(f'<line x1="{sx(pos[u][0]):.1f}" y1="{sy(pos[u][1]):.1f}" x2="{sx(pos[v][0]):.1f}" '
-                     f'y2="{sy(pos[v][1]):.1f}" stroke="{colour}" stroke-width="{w:.1f}" stroke-opacity="0.55"'
-                     f'{dash} marker-end="url(#arrow)"><title>{E(names.get(u, u))} → {E(names.get(v, v))}: '
+        parts.append(f'<path d="{d_path}" fill="none" stroke="{colour}" '
+                     f'stroke-width="{w:.1f}" stroke-opacity="0.5"{dash} marker-end="url(#arrow-'
+                     f'{"loop" if on_loop else kind})"><title>{E(names.get(u, u))} → {E(names.get(v, v))}: '
                      f'{kind}, ${usd:,.1f}bn in {len(ds)} deal(s){" (ceilings only)" if ceil and usd else ""}'
-                     f'{"; part of a money loop" if (u, v) in loop_edges else ""}</title></line>')
+                     f'{"; part of a money loop" if on_loop else ""}</title></path>')
     for n, (px, py) in pos.items():
         lay = layers.get(n, "investor")
-        parts.append(f'<circle cx="{sx(px):.1f}" cy="{sy(py):.1f}" r="7" fill="{LAYER_COLOURS.get(lay, "#777")}">'
-                     f'<title>{E(names.get(n, n))} ({E(lay)})</title></circle><text x="{sx(px) + 10:.1f}" '
-                     f'y="{sy(py) + 4:.1f}" font-size="11">{E(names.get(n, n))}</text>')
+        label = str(names.get(n, n))
+        parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{radius:g}" fill="{LAYER_COLOURS.get(lay, "#777")}" '
+                     f'stroke="#fff"><title>{E(label)} ({E(lay)}): {g.in_degree(n)} in, {g.out_degree(n)} out</title>'
+                     f'</circle><text x="{px + 8:.1f}" y="{py + 4:.1f}" font-size="11" paint-order="stroke" '
+                     f'stroke="#fff" stroke-width="3">{E(label[:30] + ("…" if len(label) > 30 else ""))}</text>')
+    step = (width - 240) / max(1, len(order) - 1)
     for i, lay in enumerate(order):
-        parts.append(f'<text x="{60 + i * (width - 220) / 3:.0f}" y="18" font-size="12" font-weight="bold" '
+        parts.append(f'<text x="{40 + i * step:.0f}" y="18" font-size="12" font-weight="bold" '
                      f'fill="{LAYER_COLOURS[lay]}">{lay}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -199,16 +226,58 @@ def component_bars(components: str) -> str:
 
 # ------------------------------------------------------------------ the page
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{margin-bottom:0} h2{border-bottom:2px solid #1f3b73;padding-bottom:4px;margin-top:36px}
-table{border-collapse:collapse;font-size:13px;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 6px;text-align:left}
-th{background:#f4f6fa} .nodata{color:#a00;font-style:italic} .summary{background:#f4f6fa;padding:12px;border-left:4px solid #1f3b73}
-.charts{display:flex;flex-wrap:wrap;gap:12px} .bar{display:flex;align-items:center;gap:6px;font-size:12px}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;padding:0 16px;color:#222;
+max-width:1180px;line-height:1.4}
+h1{margin-bottom:0} h2{border-bottom:2px solid #1f3b73;padding-bottom:4px;margin-top:36px} h3{margin-top:24px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0;max-width:100%} td,th{border:1px solid #ddd;padding:3px 6px;
+text-align:left;vertical-align:top}
+td a,td small,td code{overflow-wrap:anywhere} th{background:#f4f6fa} .nodata{color:#a00;font-style:italic}
+.summary{background:#f4f6fa;padding:12px;border-left:4px solid #1f3b73}
+.charts{display:flex;flex-wrap:wrap;gap:12px} figure.chart{margin:0;padding:6px;border:1px solid #e4e7ee;max-width:100%}
+figure.chart svg{max-width:100%;height:auto} figure.chart-dots{flex-basis:100%}
+figcaption{font-size:12px;color:#555;max-width:540px} figure.chart-dots figcaption{max-width:none}
+.bar{display:flex;align-items:center;gap:6px;font-size:12px}
 .bar .lbl{width:170px} .bar .val{width:36px} .bar .facts{color:#555} .risk{margin:14px 0;padding:8px;border:1px solid #ddd}
 .heat td{text-align:center;min-width:52px} .firing{color:#b00020;font-weight:bold} small{color:#666}
 .age{display:inline-block;font-size:11px;padding:0 5px;border-radius:8px;background:#e6f4ea;color:#1e6b34;white-space:nowrap}
 .age.old{background:#eee;color:#777} tr.stale td{color:#888;background:#fafafa}
+nav.toc{font-size:13px;margin:10px 0 0} nav.toc a{margin-right:12px;white-space:nowrap}
+.netwrap{overflow-x:auto} .legend span{display:inline-block;margin-right:14px;font-size:12px}
+.tools{font-size:12px;margin:10px 0 2px;color:#555} .tools input{font-size:12px;padding:2px 6px;width:240px}
+th.sortable{cursor:pointer} th.sortable:after{content:" \\2195";color:#aaa} th[aria-sort=ascending]:after{content:" \\2191"}
+th[aria-sort=descending]:after{content:" \\2193"} .up{color:#b00020} .down{color:#1e6b34}
+@media print{body{max-width:none;margin:0;font-size:11px} .tools,nav.toc{display:none} h2{break-before:auto}
+figure.chart,.risk,tr{break-inside:avoid} a{color:inherit;text-decoration:none} .netwrap{overflow:visible}
+.netwrap svg{width:100%;height:auto}}
 """
+ORDER = ["summary", "changes", "concepts", "trends", "concentration", "network", "risk", "lockin", "compute", "filings",
+         "quality", "provenance"]
+NAV = ("<nav class='toc'>" + "".join(f"<a href='#{a}'>{t}</a>" for a, t in (
+    ("changes", "What changed"), ("concepts", "Where concentration is highest"), ("network", "Who is entangled"),
+    ("risk", "Riskiest relationships"), ("lockin", "Lock-in"), ("compute", "Compute"), ("filings", "SEC filings"),
+    ("quality", "Data quality"), ("provenance", "Provenance"))) + "</nav>")
+# Sort and filter every table of more than five rows, in the page (no library, no network): a filter box
+# above it ("showing k of n rows") and click-to-sort headers (numbers by value, text alphabetically).
+TABLES = """(function(){function num(t){var m=t.replace(/[,$]/g,'').replace('\u2212','-').match(/^[+-]?\\d+(\\.\\d+)?/);
+return m?parseFloat(m[0]):null;}
+document.querySelectorAll('table:not(.heat)').forEach(function(tb,ti){var rows=Array.prototype.slice.call(tb.rows);
+if(rows.length<7||!rows[0].querySelector('th'))return;var head=rows.shift();var body=rows[0].parentNode;
+var bar=document.createElement('div');bar.className='tools';var inp=document.createElement('input');inp.type='search';
+inp.placeholder='Filter these '+rows.length+' rows';inp.setAttribute('aria-label','filter table');
+inp.setAttribute('data-filter-for',ti);var cnt=document.createElement('span');cnt.className='count';
+cnt.textContent=' showing '+rows.length+' of '+rows.length+' rows';bar.appendChild(inp);bar.appendChild(cnt);
+tb.parentNode.insertBefore(bar,tb);tb.setAttribute('data-table',ti);
+inp.addEventListener('input',function(){var q=inp.value.toLowerCase(),k=0;rows.forEach(function(r){
+var on=r.textContent.toLowerCase().indexOf(q)>=0;r.style.display=on?'':'none';if(on)k++;});
+cnt.textContent=' showing '+k+' of '+rows.length+' rows';});
+Array.prototype.forEach.call(head.cells,function(th,ci){th.className+=' sortable';th.title='sort';
+th.addEventListener('click',function(){var asc=th.getAttribute('aria-sort')!=='ascending';
+Array.prototype.forEach.call(head.cells,function(o){o.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',asc?'ascending':'descending');var keyed=rows.map(function(r,i){var c=r.cells[ci];
+var t=c?c.textContent.trim():'';return {r:r,i:i,n:num(t),t:t.toLowerCase()};});keyed.sort(function(a,b){
+var x=(a.n!==null&&b.n!==null)?a.n-b.n:(a.t<b.t?-1:a.t>b.t?1:0);return (asc?x:-x)||a.i-b.i;});
+keyed.forEach(function(k){body.appendChild(k.r);});rows=keyed.map(function(k){return k.r;});});});});})();"""
+
 
 
 def age_badge(days, fresh, stale_after=None) -> str:
@@ -381,7 +450,12 @@ def compute_section(d, names: dict, settings: Settings) -> str:
                               "unknown</small></td></tr>" for r in t["missing"].itertuples()) + "</table>")
     h = t["history"]
     if len(h):
-        html.append("<h3>Owner concentration over time</h3>" + trend_chart(h, "compute.epoch.h100e-owner.ww"))
+        from . import charts
+
+        bands = charts.zone_bands(str(settings.home / "config" / "guidelines.yaml"))
+        html.append("<h3>Owner concentration over time</h3>" + charts.hhi_trend(
+            h, mn.get("compute.epoch.h100e-owner.ww", "Installed AI compute by owner"), "compute.epoch.h100e-owner.ww",
+            d, bands, width=760))
     v = t["vendor_vs_analysts"]
     if len(v):
         rows = []
@@ -443,6 +517,56 @@ def compute_section(d, names: dict, settings: Settings) -> str:
     return "".join(html)
 
 
+def changes_section(d, names: dict, subject, market, settings: Settings) -> str:
+    """What changed since the previous run (report.changes_tables): new and resolved crossings,
+    stakes and deals new to the store, relationships whose antitrust score moved (points 0-100),
+    and market-periods that are new or have another HHI (points)."""
+    from .report import changes_tables
+
+    t = changes_tables(d, settings)
+    p = t["previous"]
+    out = ["<h2 id='changes'>What changed since the last run</h2>"]
+    if p is None:
+        out.append("<p>This is the first run in the store: there is nothing to compare with yet.</p>")
+        return "".join(out)
+    c, deals, sc, hh = t["crossings"], t["deals"], t["scores"], t["hhi"]
+    new, gone = int((c["change"] == "new").sum()), int((c["change"] == "resolved").sum())
+    out.append(f"<p>Against the run of {E(str(p))}: <b>{new}</b> new crossing(s), <b>{gone}</b> resolved; "
+               f"<b>{len(deals)}</b> new stake(s) or deal(s); <b>{len(sc)}</b> relationship score(s) moved; "
+               f"<b>{len(hh)}</b> market-period(s) new or with another HHI.</p>")
+    if len(c):
+        out.append("<h3>New and resolved crossings</h3><table class='data'><tr><th>change</th><th>rule</th><th>subject</th>"
+                   "<th>value</th><th>threshold</th></tr>" + "".join(
+                       f"<tr><td class='{'firing' if r.change == 'new' else 'down'}'>{E(r.change)}</td><td>{E(r.rule_id)}"
+                       f"</td><td>{subject(r.subject_id)}</td><td>{_cell(r.value, '{:,.1f}')}</td><td>{r.threshold:g}</td>"
+                       "</tr>" for r in c.itertuples()) + "</table>")
+    if len(deals):
+        out.append("<h3>New stakes and deals</h3><table class='data'><tr><th>kind</th><th>date</th><th>from</th><th>to</th>"
+                   "<th>USD bn</th><th>source</th></tr>" + "".join(
+                       f"<tr><td>{E(r.kind)}</td><td>{E(str(r.date))}</td><td>{E(names.get(r.from_id, r.from_id))}</td>"
+                       f"<td>{E(names.get(r.to_id, r.to_id))}</td><td>"
+                       + ("" if pd.isna(r.amount_usd_bn) else f"{r.amount_usd_bn:g} ({E(str(r.amount_basis))})")
+                       + f"</td><td><small>{E(str(r.source))}</small> <a href='#"
+                       f"{_src_anchor(('investments.csv' if r.kind.startswith('stake') else 'compute_commitments.csv') + '#' + str(r.ref_row))}'>"
+                       f"[{r.ref_row}]</a></td></tr>" for r in deals.itertuples()) + "</table>")
+    if len(sc):
+        out.append("<h3>Moved antitrust scores</h3><table class='data'><tr><th>relationship</th><th>before</th><th>now</th>"
+                   "<th>change</th><th>unusual move</th></tr>" + "".join(
+                       f"<tr><td>{E(names.get(r.investor_id, r.investor_id))} → {E(names.get(r.investee_id, r.investee_id))}"
+                       f"</td><td>{r.previous_score:.0f}</td><td>{r.score:.0f}</td><td class='{'up' if r.score_change > 0 else 'down'}'>"
+                       f"{r.score_change:+.1f}</td><td>{'yes' if bool(r.movement_flag) else ''}</td></tr>"
+                       for r in sc.head(25).itertuples()) + "</table>")
+    if len(hh):
+        out.append("<h3>New or revised HHI</h3><table class='data'><tr><th>market</th><th>period</th><th>before</th>"
+                   "<th>now</th><th>change</th><th>zone</th></tr>" + "".join(
+                       f"<tr><td>{market(r.market_id)}</td><td>{E(r.period)}</td><td>{_cell(r.previous_hhi, '{:,.0f}') or 'new'}"
+                       f"</td><td>{r.hhi:,.0f}</td><td>{_cell(r.hhi_change, '{:+,.0f}')}</td><td>"
+                       + (E(str(r.zone)) if r.previous_zone in (None, r.zone) or pd.isna(r.previous_zone)
+                          else f"{E(str(r.previous_zone))} → <b>{E(str(r.zone))}</b>") + "</td></tr>"
+                       for r in hh.itertuples()) + "</table>")
+    return "".join(out)
+
+
 def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, settings: Settings | None = None):
     """Write ``report-<date>.html`` for ``run_date`` (default: the latest published run) to
     ``reports/`` in the storage root (or to the local ``out_dir``) and return its path (a local
@@ -467,7 +591,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     own = _q("SELECT market_id, period, regime, mhhi FROM ownership_concentration WHERE run_date = :d", d, settings)
     risk = _q("SELECT * FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' ORDER BY score DESC",
               d, settings)
-    sections = []
+    sections: dict[str, str] = {}
 
     # alerts
     firing = _q("SELECT s.rule_id, s.subject_id, s.value, s.threshold FROM alert_state s WHERE s.run_date = :d AND "
@@ -487,9 +611,10 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
 
     rows = "".join(f'<tr><td class="firing">{E(r.rule_id)}</td><td>{subject(r.subject_id)}</td><td>{r.value:,.1f}</td>'
                    f"<td>{r.threshold:g}</td></tr>" for r in firing.itertuples())
-    sections.append("<h2 id='alerts'>Alerts and crossings</h2>" + digest
-                    + (f"<table><tr><th>rule</th><th>subject</th><th>value</th><th>threshold</th></tr>{rows}</table>"
-                       if rows else _no_data("no alert is firing")))
+    sections["changes"] = (changes_section(d, names, subject, market, settings)
+                           + "<h3 id='alerts'>Alerts firing</h3>" + digest
+                           + (f"<table class='data'><tr><th>rule</th><th>subject</th><th>value</th><th>threshold</th></tr>"
+                              f"{rows}</table>" if rows else _no_data("no alert is firing")))
 
     # summary
     latest = conc[conc["period_end"] == conc.groupby("market_id")["period_end"].transform("max")] if len(conc) else conc
@@ -506,11 +631,11 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                 f"{E(names.get(risk.investee_id.iloc[0], risk.investee_id.iloc[0]))}, antitrust risk "
                 f"{risk.score.iloc[0]:.0f}/100 (rank band {risk.rank_p05.iloc[0]:.0f}–{risk.rank_p95.iloc[0]:.0f})"
                 if len(risk) else "no data") + "</div>")
-    sections.insert(0, summary)
+    sections["summary"] = summary
 
     # concentration per layer
     band = own.pivot_table(index=["market_id", "period"], columns="regime", values="mhhi") if len(own) else pd.DataFrame()
-    parts = ["<h2 id='concentration'>Concentration per layer</h2><p><small>HHI in points on the reported shares "
+    parts = ["<h3 id='concentration'>Every series, per layer</h3><p><small>HHI in points on the reported shares "
              "(lower bound); upper bound takes the unattributed remainder as one firm; MHHI band across the silent, "
              "rights, proportional and full control regimes; change against the previous period of the same series."
              "</small></p>"]
@@ -538,14 +663,14 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
 
     is_fresh = latest["fresh"].fillna(True).astype(bool) if "fresh" in latest else pd.Series(True, index=latest.index)
     for layer, part in latest[is_fresh].groupby("layer"):
-        parts.append(f"<h3>{E(layer)}</h3>" + conc_rows(part))
+        parts.append(f"<h4>{E(layer)}</h4>" + conc_rows(part))
     stale = latest[~is_fresh]
     if len(stale):
-        parts.append("<h3>Stale series</h3><p><small>Series whose latest period is past its stale-after date (two "
+        parts.append("<h4>Stale series</h4><p><small>Series whose latest period is past its stale-after date (two "
                      "periods of its cadence plus its usual publication lag, <code>config/freshness.yaml</code>): a newer "
                      "period was due and has not arrived. Shown for the record; the summary and the scores' market "
                      "power and overlap use fresh series only.</small></p>" + conc_rows(stale, stale=True))
-    sections.append("".join(parts))
+    sections["concentration"] = "".join(parts)
 
     # concepts: one consensus across analyst series
     cons = _q("SELECT * FROM concept_concentration WHERE run_date = :d AND bucket = 'latest' ORDER BY "
@@ -564,7 +689,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             E(str(r.zone)) if bool(r.zones_agree) else "<i>series disagree</i>")
         rows.append(f"<tr><td>{E(r.concept_name)}</td><td>{int(r.n_fresh)} of {int(r.n_series)}</td><td>{band}</td>"
                     f"<td>{agree}</td><td>{who}</td></tr>")
-    sections.append("<h2 id='concepts'>Concepts: the analysts side by side</h2><p><small>Series that measure the "
+    sections["concepts"] = ("<h2 id='concepts'>Where concentration is highest now</h2><h3>By concept: the analysts "
+                            "side by side</h3><p><small>Series that measure the "
                     "same thing (<code>config/concepts.yaml</code>), each at its latest period: the median HHI and the "
                     "band over the fresh series, whether they agree on the 2023 zone, and the largest firms' share range "
                     "across them (in how many of the fresh series). Denominators differ between series: nothing is "
@@ -574,10 +700,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                         if rows else _no_data("no concept with more than one series")))
 
     # trends
-    charts = [trend_chart(conc[conc.market_id == m], m, name=mnames.get(m)) for m in sorted(conc.market_id.unique())
-              ] if len(conc) else []
-    sections.append("<h2 id='trends'>HHI trends</h2><div class='charts'>" + ("".join(charts) or _no_data("no HHI series"))
-                    + "</div>")
+    sections["trends"] = "<h3 id='trends'>HHI over time</h3>" + hhi_charts(conc, mnames, d, settings)
 
     # network
     inv = _q("SELECT * FROM investment_facts WHERE run_date = :d", d, settings)
@@ -590,11 +713,11 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                         f"<td>{'' if pd.isna(r.round_trip_ratio) else f'{r.round_trip_ratio:.2f}'}</td>"
                         f"<td>{E(str(r.first_date))} – {E(str(r.last_date))}</td></tr>" for r in loops.itertuples())
     links = _q("SELECT * FROM compute_links WHERE run_date = :d", d, settings)
-    sections.append("<h2 id='network'>Ownership, money and compute network</h2><p><small>Blue: equity (investor → "
+    sections["network"] = ("<h2 id='network'>Who is entangled with whom</h2><p><small>Blue: equity (investor → "
                     "investee); amber: compute commitments (buyer → supplier); red: edges on a money loop; dashed: "
                     "'up to' ceilings only; width grows with dollars. Green dotted: compute an owner's data centers "
                     "or clusters provide to a user (Epoch AI), width by H100e.</small></p>"
-                    + network_chart(inv, com, entities, loops, links=links)
+                    + "<div class='netwrap'>" + network_chart(inv, com, entities, loops, links=links) + "</div>"
                     + ("<h3>Money loops</h3><table><tr><th>path</th><th>kinds</th><th>out $bn</th><th>out ceiling $bn</th>"
                        f"<th>back $bn</th><th>ratio</th><th>dates</th></tr>{loop_rows}</table>" if loop_rows
                        else _no_data("no money loop")))
@@ -612,8 +735,9 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             "score IS NOT NULL ORDER BY score DESC", d, settings)
     lk_rows = "".join(f"<tr><td>{E(names.get(r.buyer_id, r.buyer_id))}</td><td>{r.score:.0f}</td>"
                       f"<td><small>{E(r.explanation)}</small></td></tr>" for r in lk.itertuples())
-    sections.append("<h2 id='lockin'>Vendor lock-in</h2>" + heatmap(sup, names)
-                    + (f"<table><tr><th>buyer</th><th>lock-in</th><th>why</th></tr>{lk_rows}</table>" if lk_rows else ""))
+    sections["lockin"] = ("<h2 id='lockin'>Vendor lock-in</h2>" + heatmap(sup, names)
+                          + (f"<table class='data'><tr><th>buyer</th><th>lock-in</th><th>why</th></tr>{lk_rows}</table>"
+                             if lk_rows else ""))
 
     # risks
     cards = "".join(f"<div class='risk'><b>{E(names.get(r.investor_id, r.investor_id))} → "
@@ -621,16 +745,16 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                     f"(band {r.rank_p05:.0f}–{r.rank_p95:.0f}; PCA view {r.score_pca:.0f}) {_src_links(r.source_refs)}"
                     f"{component_bars(r.components)}<p><small>{E(r.explanation)}</small></p></div>"
                     for r in risk.head(8).itertuples())
-    sections.append("<h2 id='risk'>Top antitrust risks</h2>" + (cards or _no_data("no investment relationship")))
+    sections["risk"] = ("<h2 id='risk'>The riskiest relationships</h2>" + (cards or _no_data("no investment relationship")))
 
     # compute (Epoch AI)
-    sections.append(compute_section(d, names, settings))
+    sections["compute"] = compute_section(d, names, settings)
 
     # SEC filings
-    sections.append(sec_section(d, names, settings))
+    sections["filings"] = sec_section(d, names, settings)
 
     # data quality (readable offline: no Data Docs assets needed)
-    sections.append(quality_section(d, settings))
+    sections["quality"] = quality_section(d, settings)
 
     # provenance
     facts = _q("SELECT ref_file, ref_row, market_id, period, entity_id, share_pct, source, source_url, source_date, "
@@ -658,14 +782,14 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
             prov.append(f'<tr id="{_src_anchor(f"{fname}#{r.ref_row}")}"><td>{fname}#{r.ref_row}</td><td>{who} {E(str(r.date))}'
                         f"</td><td>{'' if pd.isna(r.amount_usd_bn) else f'${r.amount_usd_bn:g}bn ({r.amount_basis})'}</td>"
                         f"<td>{E(str(r.source))}</td><td></td><td>{E(str(r.confidence))}</td><td>{link}</td></tr>")
-    sections.append("<h2 id='provenance'>Provenance</h2><table><tr><th>row</th><th>what</th><th>value</th><th>source</th>"
+    sections["provenance"] = ("<h2 id='provenance'>Provenance</h2><table class='data'><tr><th>row</th><th>what</th><th>value</th><th>source</th>"
                     f"<th>source date</th><th>confidence</th><th>address</th></tr>{''.join(prov)}</table>"
                     if prov else "<h2 id='provenance'>Provenance</h2>" + _no_data("no source row"))
 
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>riskmodels report {E(str(d))}</title>"
             f"<style>{CSS}</style></head><body><h1>AI-stack concentration and antitrust risk</h1>"
             f"<p>Run date {E(str(d))}. Every figure links to its source rows in the provenance appendix.</p>"
-            + "".join(sections) + f"<script>{PROBE}</script></body></html>")
+            + NAV + "".join(sections[k] for k in ORDER) + f"<script>{TABLES}{PROBE}</script></body></html>")
     name = f"report-{d.isoformat()}.html"
     target = (storage.from_url(str(Path(out_dir).resolve() / name)) if out_dir is not None
               else storage.path("reports", name, settings=settings))

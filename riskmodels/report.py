@@ -205,6 +205,59 @@ def compute_tables(run_date=None, settings: Settings | None = None) -> dict:
             "citation": cfg["datasets"]["gpu_clusters"]["citation"]}
 
 
+def changes_tables(run_date, settings: Settings | None = None) -> dict:
+    """What changed between ``run_date`` and the run before it (the latest earlier run date with
+    published concentration): ``previous`` (that date or None); ``crossings`` (alerts that started
+    or stopped firing: rule_id, subject_id, change "new"/"resolved", value, threshold);
+    ``deals`` (stakes and compute deals known now and not in the previous run: kind, date, from_id,
+    to_id, amount_usd_bn, amount_basis, source, ref_row); ``scores`` (relationships whose antitrust
+    score moved, in points 0-100, largest first); ``hhi`` (market-periods new or with another HHI,
+    points). Read-only."""
+    d = run_date
+    prev = store.read_sql("SELECT MAX(run_date) AS p FROM concentration WHERE run_date < :d", {"d": d}, settings)["p"]
+    p = prev.iloc[0] if len(prev) and pd.notna(prev.iloc[0]) else None
+    out: dict = {"previous": p}
+    state = store.read_sql(
+        "SELECT s.rule_id, s.subject_id, s.status, s.value, s.threshold, b.status AS before FROM alert_state s "
+        "LEFT JOIN (SELECT a.rule_id, a.subject_id, a.status FROM alert_state a JOIN (SELECT rule_id, subject_id, "
+        "MAX(run_date) AS run_date FROM alert_state WHERE run_date < :d GROUP BY rule_id, subject_id) m "
+        "ON m.rule_id = a.rule_id AND m.subject_id = a.subject_id AND m.run_date = a.run_date) b "
+        "ON b.rule_id = s.rule_id AND b.subject_id = s.subject_id WHERE s.run_date = :d", {"d": d}, settings)
+    now, before = state["status"].eq("FIRING"), state["before"].eq("FIRING")
+    change = pd.Series(None, index=state.index, dtype=object).mask(now & ~before, "new").mask(~now & before, "resolved")
+    out["crossings"] = (state.assign(change=change).dropna(subset=["change"])
+                        .sort_values(["change", "rule_id", "value"], ascending=[True, True, False])
+                        [["rule_id", "subject_id", "change", "value", "threshold"]].reset_index(drop=True))
+    deals = []
+    for table, a, b, kind in (("investment_facts", "investor_id", "investee_id", "stake or investment"),
+                              ("commitment_facts", "buyer_id", "supplier_id", "compute deal")):
+        cols = (f"date, {a} AS from_id, {b} AS to_id, amount_usd_bn, amount_basis, source, source_url, ref_row")
+        cur = store.read_sql(f"SELECT {cols} FROM {table} WHERE run_date = :d", {"d": d}, settings)
+        old = (store.read_sql(f"SELECT {cols} FROM {table} WHERE run_date = :p", {"p": p}, settings)
+               if p is not None else cur.iloc[0:0])
+        key = ["date", "from_id", "to_id", "source_url"]
+        seen = pd.MultiIndex.from_frame(old[key].astype(str))
+        fresh = cur[~pd.MultiIndex.from_frame(cur[key].astype(str)).isin(seen)] if p is not None else cur.iloc[0:0]
+        deals.append(fresh.assign(kind=kind))
+    out["deals"] = (pd.concat(deals, ignore_index=True).sort_values("date", ascending=False, kind="stable")
+                    [["kind", "date", "from_id", "to_id", "amount_usd_bn", "amount_basis", "source", "ref_row"]]
+                    .reset_index(drop=True))
+    sc = store.read_sql("SELECT investor_id, investee_id, score, previous_score, score_change, movement_flag "
+                        "FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' AND "
+                        "score_change IS NOT NULL AND ABS(score_change) >= 0.5", {"d": d}, settings)
+    out["scores"] = (sc.assign(_a=sc["score_change"].abs()).sort_values("_a", ascending=False)
+                     .drop(columns="_a").reset_index(drop=True))
+    hh = store.read_sql(
+        "SELECT c.market_id, c.period, b.hhi AS previous_hhi, c.hhi, c.hhi - b.hhi AS hhi_change, b.zone AS "
+        "previous_zone, c.zone FROM concentration c LEFT JOIN concentration b ON b.run_date = :p AND "
+        "b.market_id = c.market_id AND b.period = c.period WHERE c.run_date = :d AND (b.market_id IS NULL OR "
+        "ABS(c.hhi - b.hhi) > 0.5 OR c.zone <> b.zone)", {"d": d, "p": p}, settings) if p is not None else None
+    out["hhi"] = (hh.assign(_a=hh["hhi_change"].abs().fillna(1e12)).sort_values("_a", ascending=False)
+                  .drop(columns="_a").reset_index(drop=True)) if hh is not None else pd.DataFrame(
+        columns=["market_id", "period", "previous_hhi", "hhi", "hhi_change", "previous_zone", "zone"])
+    return out
+
+
 def format_table(df: pd.DataFrame) -> str:
     """Plain-text table: HHI in points without decimals, shares in percent."""
     if df.empty:

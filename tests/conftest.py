@@ -67,6 +67,39 @@ def debian_tool(binary: str, package: str) -> str:
     return exe
 
 
+SCREENSHOTS = ROOT / "var" / "screenshots"   # what the browser tests saw, to look at after the suite
+BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1366, height: int = 900, netlog: Path | None = None):
+    """A page in the system's headless Chromium driven by Playwright (no browser download), at
+    ``width`` x ``height`` px; with ``netlog``, Chromium writes its own network log there on close."""
+    from playwright.sync_api import sync_playwright
+
+    exe = debian_tool("chromium", "chromium")
+    args = BROWSER_FLAGS + ([f"--log-net-log={netlog}"] if netlog else [])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=args, headless=True)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height}, accept_downloads=True)
+        finally:
+            browser.close()
+
+
+def page_requests_in_netlog(netlog: Path) -> list[str]:
+    """URLs of network requests a page made, from Chromium's net log (``--log-net-log``): every
+    URL_REQUEST job with an initiator origin; the browser's own background requests (update
+    checks, account probes) have none ("not an origin") and are not the page's."""
+    import json
+
+    log = json.loads(netlog.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [e["params"]["url"] for e in log["events"] if e["type"] == start
+            and e.get("params", {}).get("initiator", "not an origin") != "not an origin"]
+
+
 @contextlib.contextmanager
 def published_store(tmp_path_factory, name: str, dates):
     """A private SQLite store with the pipeline run for ``dates``, for module-scoped read-only tests."""

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -13,6 +15,7 @@ import urllib.request
 
 import pytest
 
+from conftest import SCREENSHOTS, browser_page
 from riskmodels import serve
 
 
@@ -69,6 +72,8 @@ def test_datasette_serves_the_store_read_only_with_canned_queries(workspace):
     try:
         first = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/riskmodels" in first          # the printed address
+        # keep reading its request log, or a full pipe stalls the server
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         for _ in range(120):
             try:
                 if _get(f"{base}/-/versions.json")[0] == 200:
@@ -117,6 +122,33 @@ def test_datasette_serves_the_store_read_only_with_canned_queries(workspace):
         except urllib.error.HTTPError as exc:
             code = exc.code
         assert code >= 400
+        # the same in a real browser, as an analyst clicks through it
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        with browser_page(1366, 900) as pg:
+            pg.goto(f"{base}/riskmodels/most_concentrated_now")
+            shown = pg.locator("table.rows-and-columns tbody tr")
+            assert shown.count() > 5 and "most concentrated" in pg.content().lower()
+            pg.screenshot(path=str(SCREENSHOTS / "datasette-most-concentrated-now.png"))
+            pg.goto(f"{base}/riskmodels/who_holds_stakes_in?firm=anthropic")
+            assert "amazon" in pg.locator("table.rows-and-columns").inner_text()
+            pg.locator("a", has_text=re.compile(r"^CSV$")).first.click()       # the query's CSV, in the page
+            assert pg.locator("body").inner_text().startswith("date,investor_id")
+            # the table's "Export CSV" with "download file" ticked downloads a file
+            pg.goto(f"{base}/riskmodels/concentration")
+            pg.locator("input[name=_dl]").check()
+            with pg.expect_download() as dl:
+                pg.locator("input[type=submit][value='Export CSV']").click()
+            assert dl.value.suggested_filename.endswith(".csv")
+            with open(dl.value.path()) as fh:
+                lines = fh.readlines()
+            assert "market_id" in lines[0] and len(lines) > 40
+            pg.goto(f"{base}/riskmodels?" + urllib.parse.urlencode({"sql": "DELETE FROM entities"}))
+            assert "SELECT" in pg.locator("body").inner_text()          # refused: only SELECT runs
+            pg.screenshot(path=str(SCREENSHOTS / "datasette-write-refused.png"))
+            pg.goto(f"{base}/riskmodels/concentration")
+            assert pg.locator(".facet-info").count() >= 3                    # layer / analyst / zone facets
+            pg.locator(".facet-info").first.scroll_into_view_if_needed()
+            pg.screenshot(path=str(SCREENSHOTS / "datasette-concentration-facets.png"))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
