@@ -1,0 +1,136 @@
+"""Screens beyond HHI (riskmodels.screens): worked examples derived by hand, each rule's boundary as
+its text words it, and the snapshot's AI partnerships classified per jurisdiction."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from riskmodels import screens
+
+CFG = screens._config(str(ROOT / "config" / "screens.yaml"))
+
+
+def test_guppi_on_a_worked_example():
+    # s1 = 30%, s2 = 20%: D12 = 20 / (100 - 30) = 2/7; m2 = 0.4, equal prices: GUPPI = 0.8/7
+    assert screens.diversion(30, 20) == pytest.approx(2 / 7)
+    assert screens.guppi(30, 20, 0.4) == pytest.approx(0.8 / 7)
+    # the rival's price twice the firm's doubles the value of each diverted sale
+    assert screens.guppi(30, 20, 0.4, price_ratio=2.0) == pytest.approx(1.6 / 7)
+
+
+def test_mguppi_equals_guppi_for_a_full_merger_and_scales_with_kappa():
+    g = screens.guppi(30, 20, 0.4)
+    assert screens.mguppi(1.0, 30, 20, 0.4) == g
+    assert screens.mguppi(0.25, 30, 20, 0.4) == pytest.approx(g / 4)
+    assert screens.mguppi(0.0, 30, 20, 0.4) == 0.0
+
+
+def _cmcr_matrix(m1, m2, d12, d21, r):
+    """The general Bertrand form (B_post m_post = B_pre m; mc change = (m_post - m) / (1 - m)),
+    written out independently of the closed form, for product 1."""
+    b = np.array([[1.0, -d12 * r], [-d21 / r, 1.0]])
+    m = np.array([m1, m2])
+    post = np.linalg.solve(b, m)
+    return ((post - m) / (1 - m))[0]
+
+
+def test_cmcr_on_a_worked_example_and_against_the_matrix_form():
+    # symmetric: m = 0.4, D = 0.2: (0.4 x 0.04 + 0.4 x 0.2) / (0.6 x 0.96) = 0.096 / 0.576 = 1/6
+    assert screens.cmcr(0.4, 0.4, 0.2, 0.2) == pytest.approx(1 / 6)
+    # asymmetric margins, diversions and prices: a swapped index or a transposed ratio fails here
+    for args in [(0.3, 0.6, 0.25, 0.1, 1.5), (0.55, 0.2, 0.05, 0.4, 0.7)]:
+        assert screens.cmcr(*args) == pytest.approx(_cmcr_matrix(*args), rel=1e-12)
+    assert screens.cmcr(0.3, 0.6, 0.25, 0.1, 1.5) != pytest.approx(screens.cmcr(0.3, 0.6, 0.1, 0.25, 1.5))
+
+
+def test_critical_recapture_on_a_worked_example():
+    # upstream margin 60% on a $10 input; downstream margin 50% on a $30 product: 6 / 15 = 0.4
+    assert screens.critical_recapture(0.6, 10, 0.5, 30) == pytest.approx(0.4)
+    # actual recapture with shares: the integrated firm 30%, the foreclosed rival 20%: 30 / 80
+    assert screens.share_recapture(30, 20) == pytest.approx(0.375)
+
+
+def test_a_stake_with_no_margin_data_is_not_computable():
+    out = screens.guppi_screen(30, 20, margin_other=None, kappa=0.3, config=CFG)
+    assert out["value"] is None and out["verdict"] == "not computable (no cited margin)"
+    sens = screens.guppi_screen(30, 20, margin_other=None, kappa=1.0, margin_range=(0.2, 0.6), config=CFG)
+    assert sens["value"] is None and sens["low"] == pytest.approx(0.4 / 7) and sens["high"] == pytest.approx(1.2 / 7)
+    done = screens.guppi_screen(30, 20, margin_other=0.4, config=CFG)       # 11.43%: above 5, 2.5 and 1.5
+    assert done["value"] == pytest.approx(0.8 / 7) and "above 5%, 2.5%, 1.5%" in done["verdict"]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: screens.guppi(120, 20, 0.4), "share_self_pct"),
+    (lambda: screens.guppi(30, 80, 0.4), "share_self_pct + share_other_pct"),
+    (lambda: screens.guppi(30, 20, 1.4), "margin_other"),
+    (lambda: screens.guppi(30, 20, 0.4, price_ratio=0), "price_ratio"),
+    (lambda: screens.mguppi(1.2, 30, 20, 0.4), "kappa"),
+    (lambda: screens.cmcr(0.4, "x", 0.2, 0.2), "margin_2"),
+    (lambda: screens.cmcr(1.0, 0.4, 0.2, 0.2), "margin_1"),
+    (lambda: screens.critical_recapture(0.6, 10, 0.0, 30), "margin_down"),
+    (lambda: screens.control_class(30, ["golden_share"], "uk", CFG), "rights"),
+    (lambda: screens.control_class(30, [], "fr", CFG), "jurisdiction"),
+    (lambda: screens.control_class(130, [], "uk", CFG), "votes_pct"),
+])
+def test_bad_inputs_raise_a_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=name.replace("+", r"\+")):
+        call()
+
+
+def cls(votes, rights=(), j="uk", capital=None):
+    return screens.control_class(votes, list(rights), j, CFG, capital_pct=capital)["class"]
+
+
+def test_uk_material_influence_boundaries():
+    assert cls(50) == "material influence presumed" and cls(50.01) == "de jure control"     # a majority: > 50
+    assert cls(25) == "material influence less likely"                                       # "more than 25%"
+    assert cls(25.01) == "material influence presumed"
+    assert cls(15, ["board_seat"]) == "material influence possible"                          # "from 15%"
+    assert cls(14.99, ["board_seat"]) == "material influence possible (exceptional below 15%)"
+    assert cls(14.99) == "material influence unlikely"
+    assert screens.control_class(26, [], "uk", CFG)["regime"] == "rights"
+    assert screens.control_class(None, [], "uk", CFG)["class"] == screens.UNKNOWN
+
+
+def test_eu_germany_and_us_boundaries():
+    assert cls(50, j="eu") == "no jurisdiction (non-controlling minority)" and cls(50.01, j="eu") == "sole control"
+    assert cls(5, ["veto_business_plan"], j="eu") == "decisive influence (joint control)"
+    assert cls(25, j="de") == "concentration (25% of capital or votes)"                    # "reaching" 25%
+    assert cls(24.99, j="de") == "no concentration"
+    assert cls(0, j="de", capital=25) == "concentration (25% of capital or votes)"        # capital alone counts
+    assert cls(None, j="de", capital=30) == "concentration (25% of capital or votes)"
+    assert cls(None, j="de", capital=10) == screens.UNKNOWN
+    assert cls(10, j="us") == "passive-investment exemption available (10% of votes or less)"   # "10% or less"
+    assert cls(10.01, j="us") == "HSR review possible (above 10% of votes)"
+    assert cls(10, ["board_seat"], j="us").startswith("passive-investment exemption unavailable")
+    marks = {j: screens.control_class(5, [], j, CFG)["verified"] for j in screens.JURISDICTIONS}
+    assert marks == {"uk": "unverified", "eu": "unverified", "de": "unverified", "us": "primary"}
+
+
+def test_the_snapshots_partnerships_per_jurisdiction():
+    stakes = pd.read_csv(ROOT / "data" / "stake_rights.csv")
+    t = screens.stake_controls(stakes, CFG)
+    assert len(t) == 4 * len(stakes) and t["verified"].isin(["primary", "unverified"]).all()
+
+    def one(inv, inee, as_of, j):
+        row = t[(t.investor_id == inv) & (t.investee_id == inee) & (t.as_of.astype(str) == as_of) & (t.jurisdiction == j)]
+        assert len(row) == 1, (inv, inee, as_of, j)
+        return row.iloc[0]["control_class"]
+
+    # the OpenAI Foundation's 26% of OpenAI Group PBC, voting, with the board: presumed in the UK
+    assert one("openai-foundation", "openai", "2025-10-28", "uk") == "material influence presumed"
+    assert one("openai-foundation", "openai", "2025-10-28", "us") == "HSR review possible (above 10% of votes)"
+    # Microsoft's 27% after the recapitalisation, votes undisclosed: unknown, except in Germany (capital)
+    assert one("microsoft", "openai", "2025-10-28", "uk") == screens.UNKNOWN
+    assert one("microsoft", "openai", "2025-10-28", "de") == "concentration (25% of capital or votes)"
+    # Amazon's non-voting 21% of Anthropic: no control anywhere, no concentration in Germany
+    assert one("amazon", "anthropic", "2025-09-30", "uk") == "material influence unlikely"
+    assert one("amazon", "anthropic", "2025-09-30", "de") == "no concentration"
+    # a scalar call gives the same class as the vectorised table, row by row
+    for r in t.sample(60, random_state=0).itertuples():
+        rights = [x for x in r.rights.split(";") if x]
+        votes = None if np.isnan(r.votes_pct) else r.votes_pct
+        assert screens.control_class(votes, rights, r.jurisdiction, CFG, capital_pct=r.stake_pct)["class"] \
+            == r.control_class
