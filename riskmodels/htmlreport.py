@@ -739,11 +739,31 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                           + (f"<table class='data'><tr><th>buyer</th><th>lock-in</th><th>why</th></tr>{lk_rows}</table>"
                              if lk_rows else ""))
 
-    # risks
+    # risks, each with its control and jurisdiction screens (riskmodels.screens)
+    scr = _q("SELECT investor_id, investee_id, screen, as_of, stake_pct, votes_pct, rights, verdict, regime, verified, "
+             "source FROM screens WHERE run_date = :d", d, settings)
+    by_pair = {k: g for k, g in scr.groupby(["investor_id", "investee_id"])} if len(scr) else {}
+
+    def screens_table(inv_id: str, inee_id: str) -> str:
+        g = by_pair.get((inv_id, inee_id))
+        if g is None:
+            return "<p><small>Control screens: no stake row for this pair (a commitment or an undisclosed stake).</small></p>"
+        first = g.iloc[0]
+        stake = "" if pd.isna(first.stake_pct) else f"{first.stake_pct:g}% stake, "
+        votes = "votes undisclosed" if pd.isna(first.votes_pct) else f"{first.votes_pct:g}% of votes"
+        return (f"<table class='screens'><tr><th colspan='3'>Control and jurisdiction ({stake}{votes}"
+                f"{'; ' + E(str(first.rights)) if isinstance(first.rights, str) and first.rights else ''}; stake row of "
+                f"{E(str(first.as_of))})</th></tr>" + "".join(
+                    f"<tr><td>{E(x.screen.split('.', 1)[1].upper())}</td><td>{E(x.verdict)}"
+                    f"{'' if not isinstance(x.regime, str) else f' <small>(γ: {E(x.regime)})</small>'}</td><td><small>"
+                    f"{E(x.source)}{'' if x.verified == 'primary' else ' · <b>unverified</b>'}</small></td></tr>"
+                    for x in g.sort_values("screen").itertuples()) + "</table>")
+
     cards = "".join(f"<div class='risk'><b>{E(names.get(r.investor_id, r.investor_id))} → "
                     f"{E(names.get(r.investee_id, r.investee_id))}</b>: {r.score:.0f}/100, rank {r.rank} "
                     f"(band {r.rank_p05:.0f}–{r.rank_p95:.0f}; PCA view {r.score_pca:.0f}) {_src_links(r.source_refs)}"
-                    f"{component_bars(r.components)}<p><small>{E(r.explanation)}</small></p></div>"
+                    f"{component_bars(r.components)}<p><small>{E(r.explanation)}</small></p>"
+                    f"{screens_table(r.investor_id, r.investee_id)}</div>"
                     for r in risk.head(8).itertuples())
     sections["risk"] = ("<h2 id='risk'>The riskiest relationships</h2>" + (cards or _no_data("no investment relationship")))
 

@@ -84,7 +84,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                    partial_markets: frozenset[str] = frozenset(),
                    freshness_cfg: dict | None = None,
                    coverage_change_points: float | None = None,
-                   concepts_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
+                   concepts_cfg: dict | None = None,
+                   screens_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
     ``freshness_cfg`` (``config/freshness.yaml``): each concentration row gets its cadence,
@@ -93,7 +94,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     ``coverage_change_points``: a row whose attributed share differs from the previous period's of
     the same series by more than this many points is flagged ``coverage_change``.
     ``concepts_cfg`` (``config/concepts.yaml``): adds ``concept_concentration`` and
-    ``concept_firm_shares`` (:mod:`riskmodels.concepts`).
+    ``concept_firm_shares`` (:mod:`riskmodels.concepts`). ``screens_cfg``
+    (``config/screens.yaml``): adds ``screens``, each stake's control class per jurisdiction.
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -180,6 +182,10 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         out["ownership_concentration"] = mh
         out["ownership_links"] = links.assign(derived=links["derived"].astype(bool))
         out["mhhi_drivers"] = drivers
+        if screens_cfg is not None:   # control and jurisdiction per stake (riskmodels.screens)
+            from .screens import daily_control_screens
+
+            out["screens"] = daily_control_screens(frames["stake_rights"], screens_cfg)
         if risk_cfg is not None:
             from .antitrust import antitrust_scores
             from .circular import money_graph, round_trips
@@ -302,7 +308,8 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
                             load_yaml(settings.home / "config" / "risk.yaml"), previous, partial,
                             load_yaml(settings.home / "config" / "freshness.yaml"),
                             thresholds(settings).get("coverage_change_points"),
-                            load_yaml(settings.home / "config" / "concepts.yaml"))
+                            load_yaml(settings.home / "config" / "concepts.yaml"),
+                            load_yaml(settings.home / "config" / "screens.yaml"))
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

@@ -202,8 +202,9 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
     stake_pct, voting, board_seat, board_observer, consultation_or_info_rights) with its class
     and regime per jurisdiction: one row per stake x jurisdiction. Votes are the stake where it
     votes (``voting == yes``), 0 where it does not, unknown otherwise; ``yes`` in the board and
-    consultation columns are the rights (an empty or ``unknown`` cell is not a right), and an
-    exclusivity or right of first refusal is commercial dependence; capital is the stake."""
+    consultation columns are the rights (an empty or ``unknown`` cell is not a right); capital is
+    the stake. Commercial dependence is not read from the prose ``exclusivity_or_rofr`` column
+    ("Exclusivity ended" is not a dependence): pass it to :func:`control_class` where known."""
     cfg = config or screens_config()
     s = stakes.reset_index(drop=True)
     voting = s["voting"].fillna("unknown").astype(str).str.lower()
@@ -214,9 +215,6 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
                        ("consultation_or_info_rights", "consultation")):
         if col in s:
             has[right] = s[col].fillna("").astype(str).str.lower().str.startswith("yes").to_numpy()
-    if "exclusivity_or_rofr" in s:   # an exclusivity or right of first refusal: commercial dependence
-        ex = s["exclusivity_or_rofr"].fillna("").astype(str).str.strip().str.lower()
-        has["commercial_dependence"] = ~ex.isin(["", "no", "unknown", "none"]).to_numpy()
     known = ~np.isnan(votes)
     rights_text = pd.Series([""] * len(s), dtype=object)
     for r in sorted(has):
@@ -244,3 +242,29 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
             votes_pct=votes, rights=rights_text.to_numpy(), jurisdiction=j, control_class=name, regime=regime,
             verified=jc.get("verified", "unverified"), source=jc["source"]))
     return pd.concat(out, ignore_index=True)
+
+
+def daily_control_screens(stakes: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """The run's ``screens`` rows: for the latest stake row known per (investor, investee), its
+    control class per jurisdiction (``screen`` = ``control.<jurisdiction>``; ``value`` the votes in
+    percent, ``verdict`` the class, ``regime`` the gamma regime it implies; no single threshold, so
+    ``threshold`` is empty), with the rule's source and ``verified`` mark."""
+    from .dates import date_end
+
+    cols = ["run_date", "investor_id", "investee_id", "screen", "as_of", "stake_pct", "votes_pct", "voting", "rights",
+            "value", "threshold", "verdict", "regime", "verified", "source", "ref_file", "ref_row"]
+    if stakes.empty:
+        return pd.DataFrame(columns=cols[1:])
+    s = stakes.assign(_end=date_end(stakes["as_of"].astype(str)), _row=pd.to_numeric(stakes.get("ref_row"), errors="coerce"))
+    s = s.sort_values(["_end", "_row"], kind="stable").reset_index(drop=True)
+    # the latest row as stated: a later round that leaves votes unknown is unknown (never carried over)
+    latest = s.drop_duplicates(["investor_id", "investee_id"], keep="last").drop(columns=["_end", "_row"])
+    t = stake_controls(latest, config)
+    refs = latest.set_index(["investor_id", "investee_id"])[["ref_file", "ref_row"]] if "ref_file" in latest else None
+    out = t.assign(screen="control." + t["jurisdiction"], value=t["votes_pct"], threshold=np.nan,
+                   verdict=t["control_class"], as_of=t["as_of"].astype(str))
+    if refs is not None:
+        out = out.join(refs, on=["investor_id", "investee_id"])
+    else:
+        out = out.assign(ref_file=None, ref_row=None)
+    return out[cols[1:]].reset_index(drop=True)

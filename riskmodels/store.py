@@ -321,6 +321,17 @@ ownership_links = sa.Table(
     sa.Column("as_of", sa.String(10)), sa.Column("ref_file", sa.String(64)), sa.Column("ref_row", sa.Integer),
 )
 
+screens = sa.Table(
+    "screens", metadata,
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("investor_id", sa.String(64), primary_key=True),
+    sa.Column("investee_id", sa.String(64), primary_key=True), sa.Column("screen", sa.String(32), primary_key=True),
+    sa.Column("as_of", sa.String(10)), sa.Column("stake_pct", sa.Float), sa.Column("votes_pct", sa.Float),
+    sa.Column("voting", sa.String(16)), sa.Column("rights", sa.Text), sa.Column("value", sa.Float),
+    sa.Column("threshold", sa.Float), sa.Column("verdict", sa.Text, nullable=False), sa.Column("regime", sa.String(16)),
+    sa.Column("verified", sa.String(16), nullable=False), sa.Column("source", sa.Text, nullable=False),
+    sa.Column("ref_file", sa.String(64)), sa.Column("ref_row", sa.Integer),
+)
+
 mhhi_drivers = sa.Table(
     "mhhi_drivers", metadata,
     sa.Column("run_date", sa.Date, primary_key=True), sa.Column("market_id", sa.String(96), primary_key=True),
@@ -458,12 +469,16 @@ _lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institution
                            "as_of": ["stake_rights.as_of", "institutional_holders.as_of"],
                            "ref_row": ["stake_rights.ref_row", "institutional_holders.ref_row"]},
          key_built_by="links_as_of keeps the latest row per (owner, firm, kind)")
+_lineage(screens, {"investor_id": "stake_rights.investor_id", "investee_id": "stake_rights.investee_id",
+                   "as_of": "stake_rights.as_of", "stake_pct": "stake_rights.stake_pct", "voting": "stake_rights.voting",
+                   "ref_file": "stake_rights.ref_file", "ref_row": "stake_rights.ref_row"},
+         key_built_by="daily_control_screens keeps the latest stake row per (investor, investee), one row per screen")
 
 
 #: Score tables published per run date, in write order.
 SCORE_TABLES = {t.name: t for t in (market_share_facts, concentration, investment_facts, commitment_facts,
                                     ownership_concentration, ownership_links, mhhi_drivers, lockin_scores,
-                                    circular_flows, antitrust_scores, compute_links,
+                                    circular_flows, antitrust_scores, compute_links, screens,
                                     compute_hhi_bands, concept_concentration, concept_firm_shares)}
 DIMENSION_TABLES = {t.name: t for t in (entities, markets)}
 

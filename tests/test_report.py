@@ -163,7 +163,7 @@ def test_export_and_backfill(store_dir, tmp_path):
 
     paths = export(D, "parquet", tmp_path / "pq")
     conc = pd.read_parquet(tmp_path / "pq" / "concentration.parquet")
-    assert len(paths) == len(store.SCORE_TABLES) == 14 and len(conc) >= 38
+    assert len(paths) == len(store.SCORE_TABLES) == 15 and len(conc) >= 38
     csvs = export(D, "csv", tmp_path / "csv")
     assert pd.read_csv(csvs[0]).shape[0] > 0
     env = {**os.environ, "RISKMODELS_VAR": str(tmp_path / "bf"), "RISKMODELS_DB_URL": f"sqlite:///{tmp_path / 'bf.db'}"}
