@@ -71,7 +71,7 @@ def test_the_run_ages_every_figure_and_scores_on_fresh_series(workspace):
     page = build_report(d).read_text()
     summary = page[page.index("Most concentrated markets"):page.index("Riskiest relationship")]
     assert "2023FY" not in summary and "AI chips, worldwide — Mizuho <small>accel.mizuho.ai-chips</small>, 2024FY" in summary
-    assert "<h3>Stale series</h3>" in page and "class='age old'" in page
+    assert "<h4>Stale series</h4>" in page and "class='age old'" in page
     # the alert observes every series' latest period: stale ones at 1
     obs = metric_frame("series_stale", d).set_index("subject_id")
     assert obs.loc["accel.techinsights.dc-gpu.units", "value"] == 1.0
