@@ -69,7 +69,7 @@ def test_the_run_ages_every_figure_and_scores_on_fresh_series(workspace):
     assert "2023FY" not in facts and "accel.mizuho.ai-chips 2024FY" in facts
     # the summary leads with fresh series; stale ones are listed apart
     page = build_report(d).read_text()
-    summary = page[page.index("Most concentrated markets"):page.index("Riskiest relationship")]
+    summary = page[page.index("Most concentrated markets"):page.index("Riskiest relationship</b>")]
     assert "2023FY" not in summary and "AI chips, worldwide — Mizuho <small>accel.mizuho.ai-chips</small>, 2024FY" in summary
     assert "<h4>Stale series</h4>" in page and "class='age old'" in page
     # the alert observes every series' latest period: stale ones at 1
