@@ -227,7 +227,8 @@ def changes_tables(run_date, settings: Settings | None = None) -> dict:
     change = pd.Series(None, index=state.index, dtype=object).mask(now & ~before, "new").mask(~now & before, "resolved")
     out["crossings"] = (state.assign(change=change).dropna(subset=["change"])
                         .sort_values(["change", "rule_id", "value"], ascending=[True, True, False])
-                        [["rule_id", "subject_id", "change", "value", "threshold"]].reset_index(drop=True))
+                        [["rule_id", "subject_id", "change", "value", "threshold"]]
+                        .astype({"value": "float64", "threshold": "float64"}).reset_index(drop=True))
     deals = []
     for table, a, b, kind in (("investment_facts", "investor_id", "investee_id", "stake or investment"),
                               ("commitment_facts", "buyer_id", "supplier_id", "compute deal")):
@@ -241,10 +242,12 @@ def changes_tables(run_date, settings: Settings | None = None) -> dict:
         deals.append(fresh.assign(kind=kind))
     out["deals"] = (pd.concat(deals, ignore_index=True).sort_values("date", ascending=False, kind="stable")
                     [["kind", "date", "from_id", "to_id", "amount_usd_bn", "amount_basis", "source", "ref_row"]]
-                    .reset_index(drop=True))
+                    .astype({"amount_usd_bn": "float64"}).reset_index(drop=True))
     sc = store.read_sql("SELECT investor_id, investee_id, score, previous_score, score_change, movement_flag "
                         "FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' AND "
                         "score_change IS NOT NULL AND ABS(score_change) >= 0.5", {"d": d}, settings)
+    # an all-NULL column reads back as object dtype: make the numbers numbers before sorting
+    sc = sc.astype({c: "float64" for c in ("score", "previous_score", "score_change")})
     out["scores"] = (sc.assign(_a=sc["score_change"].abs()).sort_values("_a", ascending=False)
                      .drop(columns="_a").reset_index(drop=True))
     hh = store.read_sql(
@@ -252,6 +255,8 @@ def changes_tables(run_date, settings: Settings | None = None) -> dict:
         "previous_zone, c.zone FROM concentration c LEFT JOIN concentration b ON b.run_date = :p AND "
         "b.market_id = c.market_id AND b.period = c.period WHERE c.run_date = :d AND (b.market_id IS NULL OR "
         "ABS(c.hhi - b.hhi) > 0.5 OR c.zone <> b.zone)", {"d": d, "p": p}, settings) if p is not None else None
+    if hh is not None:  # only new market-periods: previous_hhi and hhi_change are all NULL
+        hh = hh.astype({c: "float64" for c in ("previous_hhi", "hhi", "hhi_change")})
     out["hhi"] = (hh.assign(_a=hh["hhi_change"].abs().fillna(1e12)).sort_values("_a", ascending=False)
                   .drop(columns="_a").reset_index(drop=True)) if hh is not None else pd.DataFrame(
         columns=["market_id", "period", "previous_hhi", "hhi", "hhi_change", "previous_zone", "zone"])

@@ -146,6 +146,17 @@ class AirflowStack:
     def dead(self) -> list[str]:
         return [n for n, (p, _) in self.processes.items() if p.poll() is not None]
 
+    def failed_task_logs(self, dag_id: str, run_id: str, tail: int = 12000) -> str:
+        """The last attempt's log of every task of one run that did not succeed (read first
+        when a run failed: the errors, not the scheduler's chatter)."""
+        parts = []
+        for task_dir in sorted((self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}").glob("task_id=*")):
+            attempts = sorted(task_dir.rglob("attempt=*.log"), key=lambda f: f.stat().st_mtime)
+            text = attempts[-1].read_text(errors="replace") if attempts else ""
+            if '"level": "error"' in text or '"level":"error"' in text or "Traceback" in text:
+                parts.append(f"===== {attempts[-1].relative_to(self.home)}\n{text[-tail:]}")
+        return "\n".join(parts) or f"(no task of {run_id} logged an error)"
+
     def logs(self, tail: int = 4000) -> str:
         parts = []
         for f in sorted(self.home.glob("*.log")) + sorted((self.home / "logs").rglob("*.log")):

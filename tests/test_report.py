@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from conftest import ROOT, SCREENSHOTS, browser_page, debian_tool, page_requests_in_netlog, published_store, write_sources
 from riskmodels import store
@@ -217,3 +218,21 @@ def test_what_changed_names_the_deals_that_arrived_between_two_runs(tmp_path, wo
     assert "Against the run of 2025-11-17" in changed and "New stakes and deals" in changed
     assert "Anthropic PBC</td><td>Microsoft Azure</td><td>30 (reported)" in changed
     assert "Moved antitrust scores" in changed
+
+
+def test_what_changed_when_the_only_hhi_changes_are_new_market_periods(workspace):
+    # the asset-triggered run after midnight compared with the scheduled run of the day before:
+    # market-periods the earlier run did not have come back with an all-NULL hhi_change column
+    from riskmodels import pipeline
+    from riskmodels.config import get_settings
+    from riskmodels.report import changes_tables
+
+    pipeline.run(dt.date(2025, 10, 1))
+    pipeline.run(dt.date(2025, 10, 2))
+    with store._engine(get_settings().db_url).begin() as conn:
+        gone = conn.execute(sa.text("DELETE FROM concentration WHERE run_date = '2025-10-01' AND market_id = "
+                                    "(SELECT MIN(market_id) FROM concentration WHERE run_date = '2025-10-01')")).rowcount
+    t = changes_tables(dt.date(2025, 10, 2))
+    assert str(t["previous"]) == "2025-10-01" and gone > 0
+    assert len(t["hhi"]) == gone and t["hhi"]["previous_hhi"].isna().all() and t["hhi"]["hhi"].notna().all()
+    assert t["hhi"]["hhi_change"].dtype == "float64"

@@ -61,8 +61,8 @@ def run_scheduled(stack: AirflowStack) -> dict:
             assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
             time.sleep(3)
         if state != "success":
-            pytest.fail(f"scheduled run ended as {state!r} after {time.monotonic() - t_unpaused:.0f}s; logs:\n"
-                        f"{stack.logs()}")
+            pytest.fail(f"scheduled run ended as {state!r} after {time.monotonic() - t_unpaused:.0f}s; failed tasks:\n"
+                        f"{stack.failed_task_logs('ai_stack_daily', row[1]) if row else ''}\nlogs:\n{stack.logs()}")
         with engine.connect() as conn:
             tis = conn.execute(sa.text("SELECT task_id, state, map_index, hostname FROM task_instance "
                                        "WHERE dag_id = 'ai_stack_daily' AND run_id = :r ORDER BY start_date"),
@@ -167,7 +167,7 @@ def test_new_sec_facts_trigger_the_daily_run_through_its_assets(metadata_db, tmp
             assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
             time.sleep(3)
         assert sec and sec[0] == "success", (sec, stack.logs())
-        assert asset and asset[0] == "success", (asset, stack.logs())
+        assert asset and asset[0] == "success", (asset, stack.failed_task_logs("ai_stack_daily", asset[1]))
     finally:
         stack.stop()
         engine.dispose()
