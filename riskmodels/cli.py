@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p_what.add_argument("--stake", required=True, type=float, help="percent of the target; 100 = full merger")
     p_what.add_argument("--control", choices=["none", "proportional", "full"], default="proportional")
     p_what.add_argument("--period")
+    p_what.add_argument("--rights", help="rights beside the votes, comma-separated (board_seat, board_observer, "
+                                         "consultation, commercial_dependence, veto_budget, veto_business_plan, "
+                                         "veto_investments, veto_appointments)")
     p_what.add_argument("--json", action="store_true")
     p_report = sub.add_parser("report", help="write the self-contained HTML report of one run date")
     p_report.add_argument("--date", type=_date, help="run date (default: the latest published)")
@@ -231,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         from .whatif import format_whatif, whatif
 
         try:
-            result = whatif(args.market, args.acquirer, args.target, args.stake, args.control, args.period)
+            result = whatif(args.market, args.acquirer, args.target, args.stake, args.control, args.period,
+                            rights=args.rights)
         except ValueError as exc:
             print(f"riskmodels whatif: {exc}", file=sys.stderr)
             return 2

@@ -517,6 +517,28 @@ def compute_section(d, names: dict, settings: Settings) -> str:
     return "".join(html)
 
 
+def dominance_table(d, names: dict, mnames: dict, settings: Settings) -> str:
+    """Firms at or above the dominance share in a series' latest period (the ``screens`` table's
+    durable_dominance rows): durably dominant first, then by quarters at the share."""
+    t = _q("SELECT entity_id, market_id, period, value, threshold, verdict, verified, source FROM screens "
+           "WHERE run_date = :d AND screen = 'durable_dominance'", d, settings)
+    head = ("<h3 id='dominance'>Durable dominance</h3><p><small>Firms with a share of 30% or more in the latest "
+            "period of a series, and for how many consecutive quarters (2023 Merger Guidelines, Guideline 6; durable "
+            "from 8 quarters of a fresh series; forecasts are not shares held). Rules: "
+            "<code>config/screens.yaml</code>.</small></p>")
+    if t.empty:
+        return head + _no_data("no firm holds 30% or more in the latest period of any series")
+    t = t.assign(durable=t["verdict"].str.startswith("durably"), stale=t["verdict"].str.startswith("not assessed"))
+    t = t.sort_values(["durable", "stale", "value"], ascending=[False, True, False])
+    rows = "".join(
+        f"<tr><td>{E(names.get(r.entity_id, r.entity_id))}</td><td>{E(mnames.get(r.market_id, r.market_id))} "
+        f"<small><code>{E(r.market_id)}</code></small></td><td>{E(str(r.period))}</td><td>{r.value:g}</td>"
+        f"<td class='{'firing' if r.durable else ''}'>{E(r.verdict)}{'' if r.verified == 'primary' else ' <small>· unverified</small>'}"
+        "</td></tr>" for r in t.itertuples())
+    return (head + "<table class='data'><tr><th>firm</th><th>series</th><th>latest period</th><th>quarters at 30%+</th>"
+            f"<th>verdict</th></tr>{rows}</table>")
+
+
 def changes_section(d, names: dict, subject, market, settings: Settings) -> str:
     """What changed since the previous run (report.changes_tables): new and resolved crossings,
     stakes and deals new to the store, relationships whose antitrust score moved (points 0-100),
@@ -698,6 +720,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
                         "<table><tr><th>concept</th><th>fresh series</th><th>median HHI (band)</th><th>zone</th>"
                         "<th>largest firms (share range)</th></tr>" + "".join(rows) + "</table>"
                         if rows else _no_data("no concept with more than one series")))
+    sections["concepts"] += dominance_table(d, names, mnames, settings)
 
     # trends
     sections["trends"] = "<h3 id='trends'>HHI over time</h3>" + hhi_charts(conc, mnames, d, settings)
@@ -748,13 +771,19 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
         g = by_pair.get((inv_id, inee_id))
         if g is None:
             return "<p><small>Control screens: no stake row for this pair (a commitment or an undisclosed stake).</small></p>"
+        g = g.sort_values("screen")
         first = g.iloc[0]
+        if not first.screen.startswith("control."):   # no stake row: only an entrenchment flag
+            return ("<table class='screens'><tr><th colspan='3'>Screens</th></tr>" + "".join(
+                f"<tr><td>{E(x.screen)}</td><td>{E(x.verdict)}</td><td><small>{E(x.source)}"
+                f"{'' if x.verified == 'primary' else ' · <b>unverified</b>'}</small></td></tr>"
+                for x in g.itertuples()) + "</table>")
         stake = "" if pd.isna(first.stake_pct) else f"{first.stake_pct:g}% stake, "
         votes = "votes undisclosed" if pd.isna(first.votes_pct) else f"{first.votes_pct:g}% of votes"
         return (f"<table class='screens'><tr><th colspan='3'>Control and jurisdiction ({stake}{votes}"
                 f"{'; ' + E(str(first.rights)) if isinstance(first.rights, str) and first.rights else ''}; stake row of "
                 f"{E(str(first.as_of))})</th></tr>" + "".join(
-                    f"<tr><td>{E(x.screen.split('.', 1)[1].upper())}</td><td>{E(x.verdict)}"
+                    f"<tr><td>{E(x.screen.split('.', 1)[1].upper() if '.' in x.screen else x.screen)}</td><td>{E(x.verdict)}"
                     f"{'' if not isinstance(x.regime, str) else f' <small>(γ: {E(x.regime)})</small>'}</td><td><small>"
                     f"{E(x.source)}{'' if x.verified == 'primary' else ' · <b>unverified</b>'}</small></td></tr>"
                     for x in g.sort_values("screen").itertuples()) + "</table>")

@@ -95,7 +95,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     the same series by more than this many points is flagged ``coverage_change``.
     ``concepts_cfg`` (``config/concepts.yaml``): adds ``concept_concentration`` and
     ``concept_firm_shares`` (:mod:`riskmodels.concepts`). ``screens_cfg``
-    (``config/screens.yaml``): adds ``screens``, each stake's control class per jurisdiction.
+    (``config/screens.yaml``): adds ``screens`` (each stake's control class per jurisdiction,
+    durable dominance per series and firm, entrenchment flags per relationship).
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -182,10 +183,11 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
         out["ownership_concentration"] = mh
         out["ownership_links"] = links.assign(derived=links["derived"].astype(bool))
         out["mhhi_drivers"] = drivers
-        if screens_cfg is not None:   # control and jurisdiction per stake (riskmodels.screens)
-            from .screens import daily_control_screens
+        if screens_cfg is not None:   # control per stake, durable dominance, entrenchment (riskmodels.screens)
+            from .ownership import group_of
+            from .screens import daily_screens
 
-            out["screens"] = daily_control_screens(frames["stake_rights"], screens_cfg)
+            out["screens"] = daily_screens(frames, conc, group_of(frames["entities"]), screens_cfg, run_date)
         if risk_cfg is not None:
             from .antitrust import antitrust_scores
             from .circular import money_graph, round_trips

@@ -244,6 +244,12 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
     return pd.concat(out, ignore_index=True)
 
 
+#: columns of the ``screens`` table (after run_date)
+SCREEN_COLUMNS = ["subject_type", "subject_id", "screen", "investor_id", "investee_id", "entity_id", "market_id",
+                  "period", "as_of", "stake_pct", "votes_pct", "voting", "rights", "value", "threshold", "verdict",
+                  "regime", "verified", "source", "ref_file", "ref_row"]
+
+
 def daily_control_screens(stakes: pd.DataFrame, config: dict) -> pd.DataFrame:
     """The run's ``screens`` rows: for the latest stake row known per (investor, investee), its
     control class per jurisdiction (``screen`` = ``control.<jurisdiction>``; ``value`` the votes in
@@ -251,8 +257,7 @@ def daily_control_screens(stakes: pd.DataFrame, config: dict) -> pd.DataFrame:
     ``threshold`` is empty), with the rule's source and ``verified`` mark."""
     from .dates import date_end
 
-    cols = ["run_date", "investor_id", "investee_id", "screen", "as_of", "stake_pct", "votes_pct", "voting", "rights",
-            "value", "threshold", "verdict", "regime", "verified", "source", "ref_file", "ref_row"]
+    cols = ["run_date", *SCREEN_COLUMNS]
     if stakes.empty:
         return pd.DataFrame(columns=cols[1:])
     s = stakes.assign(_end=date_end(stakes["as_of"].astype(str)), _row=pd.to_numeric(stakes.get("ref_row"), errors="coerce"))
@@ -262,9 +267,214 @@ def daily_control_screens(stakes: pd.DataFrame, config: dict) -> pd.DataFrame:
     t = stake_controls(latest, config)
     refs = latest.set_index(["investor_id", "investee_id"])[["ref_file", "ref_row"]] if "ref_file" in latest else None
     out = t.assign(screen="control." + t["jurisdiction"], value=t["votes_pct"], threshold=np.nan,
-                   verdict=t["control_class"], as_of=t["as_of"].astype(str))
+                   verdict=t["control_class"], as_of=t["as_of"].astype(str), subject_type="relationship",
+                   subject_id=t["investor_id"] + "->" + t["investee_id"], entity_id=None, market_id=None, period=None)
     if refs is not None:
         out = out.join(refs, on=["investor_id", "investee_id"])
     else:
         out = out.assign(ref_file=None, ref_row=None)
     return out[cols[1:]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- dominance and entrenchment
+_SPAN_MONTHS = {"Q": 3, "H": 6, "FY": 12, "M": 1}
+
+
+def period_span(periods: pd.Series) -> pd.DataFrame:
+    """Month indices (year x 12 + month - 1) of each period's first and last month and its kind
+    (``Q``, ``H``, ``FY``, ``M``); a day label (a tracker's snapshot) or an unreadable one gives NaN:
+    it covers no span of months, so it never makes or breaks a run of periods."""
+    s = periods.astype("string").str.strip()
+    year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
+    tail = s.str.slice(4)
+    kind = pd.Series(None, index=s.index, dtype=object)
+    first = pd.Series(np.nan, index=s.index)
+    q = tail.str.fullmatch(r"Q[1-4]").fillna(False).astype(bool)
+    h = tail.str.fullmatch(r"H[12]").fillna(False).astype(bool)
+    fy = (tail == "FY").fillna(False).astype(bool)
+    m = tail.str.fullmatch(r"-(?:0[1-9]|1[0-2])").fillna(False).astype(bool)
+    num = pd.to_numeric(tail.str.slice(1), errors="coerce")
+    first[q], kind[q] = (num[q] - 1) * 3, "Q"
+    first[h], kind[h] = (num[h] - 1) * 6, "H"
+    first[fy], kind[fy] = 0, "FY"
+    first[m], kind[m] = num[m] - 1, "M"
+    start = year * 12 + first
+    months = kind.map(_SPAN_MONTHS).astype(float)
+    return pd.DataFrame({"kind": kind, "first_month": start, "last_month": start + months - 1})
+
+
+DOMINANCE_COLUMNS = ["market_id", "entity_id", "share_pct", "period", "first_period", "periods", "quarters",
+                     "series_fresh", "durable", "verdict", "threshold_pct", "min_quarters", "source", "verified"]
+
+
+def durable_dominance(shares: pd.DataFrame, conc: pd.DataFrame | None, config: dict, run_date=None) -> pd.DataFrame:
+    """Firms at or above the dominance share in the latest period of a series, with how long they
+    have been there (2023 Merger Guidelines, Guideline 6; the rule and the run length are in
+    ``config/screens.yaml`` ``dominance``).
+
+    ``shares``: market_id, period, entity_id, share_pct (percent); ``conc``: the run's
+    concentration rows (market_id, period, period_end, fresh) or None (every series fresh). Per
+    (series, firm) the run is the unbroken chain of periods of the latest period's cadence, each at
+    or above the share, ending at the series' latest period (a gap or a period below the share
+    ends it); ``quarters`` is its length in quarters (a year counts 4, a half 2, a month 1/3).
+    ``durable`` needs ``min_quarters`` in a fresh series; a stale series' firms get the verdict
+    "not assessed" (what it said last is history, not a finding). A share is one held: rows whose
+    ``estimate_type`` is in ``dominance.exclude_estimate_types`` (forecasts) and periods ending
+    after ``run_date`` are left out. Vectorised over all rows."""
+    from .dates import period_end
+
+    cfg = config["dominance"]
+    op, bound = cfg["share_pct"]
+    min_q = float(cfg["min_quarters"])
+    keep = shares["share_pct"].notna() & shares["entity_id"].notna()
+    if "estimate_type" in shares:
+        keep &= ~shares["estimate_type"].isin(cfg.get("exclude_estimate_types") or [])
+    if run_date is not None:
+        keep &= (period_end(shares["period"]) <= pd.Timestamp(run_date)).to_numpy()
+    s = shares.loc[keep, ["market_id", "period", "entity_id", "share_pct"]].copy()
+    s["share_pct"] = pd.to_numeric(s["share_pct"], errors="coerce").astype(float)
+    s = s.groupby(["market_id", "period", "entity_id"], as_index=False, sort=False)["share_pct"].sum()
+    s = pd.concat([s.reset_index(drop=True), period_span(s["period"]).reset_index(drop=True)], axis=1)
+    s = s[s["kind"].notna()]
+    if s.empty:
+        return pd.DataFrame(columns=DOMINANCE_COLUMNS)
+    latest = s.sort_values(["market_id", "last_month", "first_month"]).groupby("market_id").tail(1)[
+        ["market_id", "period", "kind", "last_month"]].rename(columns={"period": "latest_period", "kind": "latest_kind",
+                                                                       "last_month": "latest_month"})
+    s = s.merge(latest, on="market_id")
+    s = s[s["kind"] == s["latest_kind"]].sort_values(["market_id", "entity_id", "first_month"], kind="stable")
+    hit = _OPS[op](s["share_pct"].to_numpy(), float(bound))
+    key = s["market_id"] + "\x00" + s["entity_id"]
+    same = key.eq(key.shift()).to_numpy()
+    follows = (s["first_month"].to_numpy() == s["last_month"].shift().to_numpy() + 1)
+    prev_hit = np.r_[False, hit[:-1]]
+    chained = hit & same & follows & prev_hit
+    run = np.cumsum(~chained)
+    s = s.assign(_run=run, _hit=hit)
+    runs = s[s["_hit"]].groupby("_run").agg(market_id=("market_id", "first"), entity_id=("entity_id", "first"),
+                                            first_period=("period", "first"), period=("period", "last"),
+                                            periods=("period", "size"), first_month=("first_month", "first"),
+                                            last_month=("last_month", "last"), share_pct=("share_pct", "last"),
+                                            latest_month=("latest_month", "first"))
+    now = runs[runs["last_month"] == runs["latest_month"]].reset_index(drop=True)
+    if now.empty:
+        return pd.DataFrame(columns=DOMINANCE_COLUMNS)
+    now["quarters"] = (now["last_month"] - now["first_month"] + 1) / 3.0
+    if conc is not None and "fresh" in conc:
+        fresh = conc[["market_id", "period", "fresh"]].drop_duplicates(["market_id", "period"])
+        now = now.merge(fresh, on=["market_id", "period"], how="left")
+        now["series_fresh"] = now["fresh"].fillna(False).astype(bool)
+    else:
+        now["series_fresh"] = True
+    now["durable"] = now["series_fresh"] & (now["quarters"] >= min_q)
+    rule = f"{op} {bound:g}%"
+    now["verdict"] = np.where(
+        ~now["series_fresh"], "not assessed (stale series)",
+        np.where(now["durable"], "durably dominant (share " + rule + " for " + now["quarters"].map("{:g}".format)
+                 + " quarters)", "dominant share, not yet durable (" + now["quarters"].map("{:g}".format)
+                 + " of " + f"{min_q:g} quarters)"))
+    return now.assign(threshold_pct=float(bound), min_quarters=min_q, source=cfg["source"],
+                      verified=cfg.get("verified", "unverified"))[DOMINANCE_COLUMNS]
+
+
+ENTRENCHMENT_COLUMNS = ["investor_id", "investee_id", "link", "dominant_id", "counterparty_id", "market_id",
+                        "reason", "date", "ref_file", "ref_row", "source", "verified"]
+
+
+def entrenchment(dominance: pd.DataFrame, shares: pd.DataFrame, investments: pd.DataFrame,
+                 commitments: pd.DataFrame, group: dict[str, str], config: dict) -> pd.DataFrame:
+    """Stakes and compute commitments that may entrench a durably dominant firm (2023 Merger
+    Guidelines, Guideline 6): the firm's group takes a stake in, or signs a compute commitment
+    with, (a) a fast-growing rival - a firm of the same series whose share rose by at least
+    ``entrenchment.fast_growing_rival.min_gain_points`` over the last
+    ``entrenchment.fast_growing_rival.months`` months - or (b) a supplier of its rivals - a firm
+    that sells compute to another firm of that series (``commitment_facts``). One row per link
+    (investment or commitment row) x market x reason; firms are compared by ownership group."""
+    dom = dominance[dominance["durable"]] if len(dominance) else dominance
+    if dom.empty:
+        return pd.DataFrame(columns=ENTRENCHMENT_COLUMNS)
+    cfg = config["entrenchment"]
+    fg = cfg["fast_growing_rival"]
+    g = lambda ids: ids.map(group).fillna(ids)  # noqa: E731 - entity -> ownership group
+    dom = dom.assign(dominant_group=g(dom["entity_id"]))
+    # rivals: the series' other firms in its latest period
+    s = shares.loc[shares["share_pct"].notna() & shares["entity_id"].notna(),
+                   ["market_id", "period", "entity_id", "share_pct"]].copy()
+    s["share_pct"] = pd.to_numeric(s["share_pct"], errors="coerce").astype(float)
+    s = pd.concat([s.reset_index(drop=True), period_span(s["period"]).reset_index(drop=True)], axis=1)
+    s = s[s["market_id"].isin(dom["market_id"]) & s["kind"].notna()]
+    s["group"] = g(s["entity_id"])
+    last = s.groupby("market_id")["last_month"].transform("max")
+    cur = s[s["last_month"] == last]
+    ago = s[s["last_month"] == last - int(fg["months"])][["market_id", "entity_id", "share_pct"]]
+    growth = cur.merge(ago, on=["market_id", "entity_id"], how="left", suffixes=("", "_before"))
+    growth["gain"] = growth["share_pct"] - growth["share_pct_before"]
+    rivals = dom[["market_id", "dominant_group", "entity_id"]].rename(columns={"entity_id": "dominant_id"}).merge(
+        growth[["market_id", "group", "gain"]], on="market_id")
+    rivals = rivals[rivals["group"] != rivals["dominant_group"]]
+    fast = rivals[rivals["gain"] >= float(fg["min_gain_points"])]
+    com = commitments.assign(_b=g(commitments["buyer_id"]), _s=g(commitments["supplier_id"]))
+    suppliers = rivals.merge(com[["_b", "_s"]].drop_duplicates(), left_on="group", right_on="_b")[
+        ["market_id", "dominant_group", "dominant_id", "_s"]].rename(columns={"_s": "group"})
+    suppliers = suppliers[suppliers["group"] != suppliers["dominant_group"]].drop_duplicates()
+    targets = pd.concat([
+        fast[["market_id", "dominant_group", "dominant_id", "group"]].assign(
+            reason=f"fast-growing rival (share up {fg['min_gain_points']:g}+ points in {fg['months']:g} months)"),
+        suppliers.assign(reason="supplier of its rivals (sells compute to another firm of the series)")],
+        ignore_index=True).drop_duplicates()
+    links = pd.concat([
+        investments.assign(link="stake or investment", _from=investments["investor_id"], _to=investments["investee_id"],
+                           _a=g(investments["investor_id"]), _c=g(investments["investee_id"]))[
+            ["link", "_from", "_to", "_a", "_c", "date", "ref_file", "ref_row", "source"]],
+        # a commitment counts whichever side the dominant firm is on
+        com.assign(link="compute commitment", _from=com["buyer_id"], _to=com["supplier_id"], _a=com["_b"], _c=com["_s"])[
+            ["link", "_from", "_to", "_a", "_c", "date", "ref_file", "ref_row", "source"]],
+        com.assign(link="compute commitment", _from=com["buyer_id"], _to=com["supplier_id"], _a=com["_s"], _c=com["_b"])[
+            ["link", "_from", "_to", "_a", "_c", "date", "ref_file", "ref_row", "source"]],
+    ], ignore_index=True)
+    hit = links.merge(targets, left_on=["_a", "_c"], right_on=["dominant_group", "group"])
+    if hit.empty:
+        return pd.DataFrame(columns=ENTRENCHMENT_COLUMNS)
+    out = hit.rename(columns={"_from": "investor_id", "_to": "investee_id", "_c": "counterparty_id"}).assign(
+        verified=cfg.get("verified", "unverified"), source=hit["source"].astype(str) + " | rule: " + cfg["source"])
+    return out[ENTRENCHMENT_COLUMNS].drop_duplicates().reset_index(drop=True)
+
+
+def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str], config: dict,
+                  run_date=None) -> pd.DataFrame:
+    """Every ``screens`` row of one run from its point-in-time frames: control per stake and
+    jurisdiction (:func:`daily_control_screens`), durable dominance per (series, firm) at the
+    dominance share (:func:`durable_dominance`; ``value`` quarters at it, ``threshold`` the
+    quarters needed) and entrenchment per flagged relationship (:func:`entrenchment`; ``value``
+    the number of series, the verdict names each series and reason)."""
+    parts = [daily_control_screens(frames["stake_rights"], config)] if "stake_rights" in frames else []
+    shares = frames["market_shares"]
+    dom = durable_dominance(shares, conc, config, run_date)
+    if len(dom):
+        parts.append(pd.DataFrame({
+            "subject_type": "firm", "subject_id": dom["entity_id"] + "@" + dom["market_id"],
+            "screen": "durable_dominance", "investor_id": None, "investee_id": None, "entity_id": dom["entity_id"],
+            "market_id": dom["market_id"], "period": dom["period"], "as_of": None,
+            "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None, "value": dom["quarters"],
+            "threshold": dom["min_quarters"], "verdict": dom["verdict"] + " at " + dom["share_pct"].map("{:g}".format)
+            + "% in " + dom["period"] + ", at the share since " + dom["first_period"], "regime": None, "verified": dom["verified"], "source": dom["source"],
+            "ref_file": "market_shares.csv", "ref_row": None}))
+    ent = entrenchment(dom, shares, frames["investments"], frames["compute_commitments"], group, config)
+    if len(ent):
+        ent = ent.assign(_what=ent["dominant_id"] + " durably dominant in " + ent["market_id"] + ": "
+                         + ent["counterparty_id"] + " is a " + ent["reason"])
+        g = ent.sort_values(["investor_id", "investee_id", "market_id"]).groupby(["investor_id", "investee_id"],
+                                                                                   as_index=False)
+        agg = g.agg(value=("market_id", "nunique"), verdict=("_what", lambda x: "; ".join(dict.fromkeys(x))),
+                    as_of=("date", "max"), source=("source", "first"), verified=("verified", "first"),
+                    ref_file=("ref_file", "first"), ref_row=("ref_row", "first"))
+        parts.append(agg.assign(subject_type="relationship", subject_id=agg["investor_id"] + "->" + agg["investee_id"],
+                                screen="entrenchment", entity_id=None, market_id=None, period=None, stake_pct=np.nan,
+                                votes_pct=np.nan, voting=None, rights=None, threshold=np.nan, regime=None,
+                                verdict="flag: " + agg["verdict"], as_of=agg["as_of"].astype(str)))
+    if not parts:
+        return pd.DataFrame(columns=SCREEN_COLUMNS)
+    out = pd.concat([p[SCREEN_COLUMNS] for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+        else pd.DataFrame(columns=SCREEN_COLUMNS)
+    out["ref_row"] = pd.to_numeric(out["ref_row"], errors="coerce").astype("Int64")
+    return out

@@ -323,8 +323,12 @@ ownership_links = sa.Table(
 
 screens = sa.Table(
     "screens", metadata,
-    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("investor_id", sa.String(64), primary_key=True),
-    sa.Column("investee_id", sa.String(64), primary_key=True), sa.Column("screen", sa.String(32), primary_key=True),
+    # one row per subject and screen: a relationship (investor->investee: control per jurisdiction,
+    # entrenchment) or a firm in a series (entity@market: durable dominance)
+    sa.Column("run_date", sa.Date, primary_key=True), sa.Column("subject_type", sa.String(16), primary_key=True),
+    sa.Column("subject_id", sa.String(170), primary_key=True), sa.Column("screen", sa.String(32), primary_key=True),
+    sa.Column("investor_id", sa.String(64)), sa.Column("investee_id", sa.String(64)),
+    sa.Column("entity_id", sa.String(64)), sa.Column("market_id", sa.String(96)), sa.Column("period", sa.String(10)),
     sa.Column("as_of", sa.String(10)), sa.Column("stake_pct", sa.Float), sa.Column("votes_pct", sa.Float),
     sa.Column("voting", sa.String(16)), sa.Column("rights", sa.Text), sa.Column("value", sa.Float),
     sa.Column("threshold", sa.Float), sa.Column("verdict", sa.Text, nullable=False), sa.Column("regime", sa.String(16)),
@@ -469,10 +473,17 @@ _lineage(ownership_links, {"owner_id": ["stake_rights.investor_id", "institution
                            "as_of": ["stake_rights.as_of", "institutional_holders.as_of"],
                            "ref_row": ["stake_rights.ref_row", "institutional_holders.ref_row"]},
          key_built_by="links_as_of keeps the latest row per (owner, firm, kind)")
-_lineage(screens, {"investor_id": "stake_rights.investor_id", "investee_id": "stake_rights.investee_id",
+_lineage(screens, {"investor_id": ["stake_rights.investor_id", "investments.investor_id", "compute_commitments.buyer_id"],
+                   "investee_id": ["stake_rights.investee_id", "investments.investee_id",
+                                   "compute_commitments.supplier_id"],
+                   "entity_id": "market_shares.entity_id", "market_id": "market_shares.market_id",
+                   "period": "market_shares.period",
                    "as_of": "stake_rights.as_of", "stake_pct": "stake_rights.stake_pct", "voting": "stake_rights.voting",
-                   "ref_file": "stake_rights.ref_file", "ref_row": "stake_rights.ref_row"},
-         key_built_by="daily_control_screens keeps the latest stake row per (investor, investee), one row per screen")
+                   "ref_file": ["stake_rights.ref_file", "investments.ref_file", "compute_commitments.ref_file"],
+                   "ref_row": ["stake_rights.ref_row", "investments.ref_row", "compute_commitments.ref_row"]},
+         key_built_by="daily_control_screens keeps the latest stake row per (investor, investee), one row per "
+                      "jurisdiction; durable_dominance one row per (series, firm) at the dominance share in the latest "
+                      "period; entrenchment one row per flagged relationship")
 
 
 #: Score tables published per run date, in write order.

@@ -38,7 +38,7 @@ def _resolve_entity(name: str, entities: pd.DataFrame, aliases: dict[str, str]) 
 
 
 def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: str = "proportional",
-           period: str | None = None, settings: Settings | None = None) -> dict:
+           period: str | None = None, settings: Settings | None = None, rights=None) -> dict:
     """Pre and post HHI, MHHI and deltas for one hypothetical stake, with every guideline's verdict.
 
     Parameters
@@ -54,6 +54,15 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
         financial interest), proportional (gamma = beta), full (the acquirer controls the target).
     period : str, optional
         Market period (default: the market's latest period in the latest run).
+    rights : list of str, optional
+        Rights the stake carries beside its votes (``riskmodels.screens.RIGHTS``: board_seat,
+        board_observer, consultation, veto_budget, ...), for the control screens.
+
+    The result's ``screens`` (``config/screens.yaml``): the stake's control class per jurisdiction,
+    the acquirer's ownership-weighted GUPPI on its own price (MGUPPI: kappa from the post-deal
+    profit weights of the screened regime; the target's margin from a cited source, else a
+    sensitivity over the configured range), the coordinated-effects flag (post-deal HHI, or MHHI
+    for a partial stake, above 1,800) and either firm's durable dominance in this series.
     """
     if control not in CONTROL_TO_REGIME:
         raise ValueError(f"control must be one of {sorted(CONTROL_TO_REGIME)}, got {control!r}")
@@ -134,7 +143,53 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
         s = screen(min(level, 10_000.0), change, merged_share, g)
         result["verdicts"][g] = {"zone": s.zone, "presumption": s.presumption, "concern": s.concern,
                                  "source": s.source}
+    kappa = _kappa(post_m, regime, a_node, t_node)
+    result["screens"] = deal_screens(market, run, a_id, t_id, stake_pct, control, rights, s_a, s_t, kappa, level,
+                                     settings)
     return result
+
+
+def _kappa(mats: Matrices, regime: str, a_node: str, t_node: str) -> float:
+    """Weight the acquirer's controllers put on the target's profit, K_at / K_aa (O'Brien and
+    Salop 2000), from the post-deal matrices; 0 when the acquirer has no controller."""
+    i, j = mats.node_index.get(a_node), mats.node_index.get(t_node)
+    if i is None or j is None:
+        return 0.0
+    K = mats.K[regime]
+    kaa = float(K[i, i])
+    return min(1.0, max(0.0, float(K[i, j]) / kaa)) if kaa > 0 else 0.0
+
+
+def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: float, control: str, rights,
+                 share_acquirer_pct: float, share_target_pct: float, kappa: float, post_level: float,
+                 settings: Settings | None = None) -> dict:
+    """The screens of ``config/screens.yaml`` for one hypothetical stake (see :func:`whatif`)."""
+    from .screens import JURISDICTIONS, control_class, guppi_screen, screens_config
+
+    cfg = screens_config(settings)
+    votes = 0.0 if control == "none" else float(stake_pct)
+    out: dict = {"control": {j: control_class(votes, rights, j, cfg) for j in JURISDICTIONS}}
+    uni = cfg["unilateral"]
+    cited = {m["entity_id"]: m for m in uni.get("margins") or []}
+    margin = cited.get(target)
+    if share_acquirer_pct <= 0 or share_target_pct <= 0:
+        g = {"value": None, "verdict": "not applicable (both firms need a share in this series)"}
+    else:
+        sens = uni.get("margin_sensitivity")
+        g = guppi_screen(share_acquirer_pct, share_target_pct, None if margin is None else margin["margin"],
+                         kappa=kappa, margin_range=None if margin or not sens else tuple(sens["range"]), config=cfg)
+        g["margin_source"] = margin["source"] if margin else (sens["source"] if sens else None)
+        g.pop("thresholds", None)
+    out["mguppi"] = {"kappa": kappa, **g, "thresholds": [{"value": t["value"], "source": t["source"]}
+                                                         for t in uni["guppi_thresholds"]]}
+    co = cfg["coordinated"]
+    out["coordinated"] = {"post_level": post_level, "above": float(co["hhi_above"]),
+                          "flag": bool(post_level > float(co["hhi_above"])), "source": co["source"],
+                          "verified": co.get("verified", "unverified")}
+    dom = store.read_sql("SELECT entity_id, verdict FROM screens WHERE run_date = :d AND screen = 'durable_dominance' "
+                         "AND market_id = :m", {"d": run_date, "m": market}, settings)
+    out["dominance"] = {r.entity_id: r.verdict for r in dom.itertuples() if r.entity_id in (acquirer, target)}
+    return out
 
 
 def format_whatif(r: dict) -> str:
@@ -154,4 +209,21 @@ def format_whatif(r: dict) -> str:
     for g, v in r["verdicts"].items():
         flag = "PRESUMPTION" if v["presumption"] else "no presumption"
         lines.append(f"  {g:8} {v['zone']}; {flag}" + (f"; {v['concern']}" if v["concern"] else ""))
+    sc = r.get("screens")
+    if sc:
+        lines += ["", "Control and jurisdiction (config/screens.yaml):"]
+        for j, c in sc["control"].items():
+            lines.append(f"  {j.upper():3} {c['class']}" + (f" (γ: {c['regime']})" if c["regime"] else "")
+                         + ("" if c["verified"] == "primary" else "  [unverified]"))
+        m = sc["mguppi"]
+        lines += ["", f"MGUPPI on the acquirer's price (κ = {m['kappa']:.3f}, share-proportional diversion): {m['verdict']}"]
+        if m.get("margin_source"):
+            lines.append(f"  margin: {m['margin_source']}")
+        lines.append("  thresholds: " + "; ".join(f"{100 * t['value']:g}% ({t['source']})" for t in m["thresholds"]))
+        co = sc["coordinated"]
+        lines += ["", f"Coordinated effects: post {r['screened_on']} {co['post_level']:,.0f} "
+                  + (f"above {co['above']:,.0f}: FLAG" if co["flag"] else f"not above {co['above']:,.0f}")
+                  + f" ({co['source']}" + ("" if co["verified"] == "primary" else "; unverified") + ")"]
+        for e, v in sc["dominance"].items():
+            lines.append(f"Durable dominance, {e}: {v}")
     return "\n".join(lines)

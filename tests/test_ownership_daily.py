@@ -121,3 +121,38 @@ def test_whatif_cli(published):
     bad = subprocess.run(exe[:-6] + ["--acquirer", "amazn", "--target", "x", "--stake", "5"], env=dict(os.environ),
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown entity 'amazn'" in bad.stderr
+
+
+def test_whatif_screens_a_full_merger_where_mguppi_is_guppi(published):
+    from riskmodels.screens import guppi
+
+    r = whatif("cloud.synergy.ww", "AWS", "Google Cloud", 100, period="2025Q4")
+    sc = r["screens"]
+    # a full merger: the acquirer's controllers own all of the target, kappa = 1 and MGUPPI = GUPPI
+    m = sc["mguppi"]
+    assert m["kappa"] == pytest.approx(1.0)
+    assert m["value"] is None and "sensitivity only" in m["verdict"]            # no cited margin: a range
+    assert m["low"] == pytest.approx(guppi(28, 14, 0.2)) and m["high"] == pytest.approx(guppi(28, 14, 0.6))
+    assert m["low"] == pytest.approx(14 / 72 * 0.2)                              # D = s_2 / (1 - s_1)
+    # post-merger HHI 2,205 is above 1,800: the coordinated-effects flag
+    assert sc["coordinated"]["flag"] and sc["coordinated"]["post_level"] == 1421 + 784
+    assert sc["control"]["uk"]["class"] == "de jure control" and sc["control"]["us"]["regime"] == "rights"
+
+
+def test_whatif_screens_a_silent_minority_stake(published):
+    r = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none")
+    sc = r["screens"]
+    # a silent 10% interest: the acquirer's controllers own 10% of the target through it (O'Brien-Salop)
+    assert sc["mguppi"]["kappa"] == pytest.approx(0.10, abs=1e-6)
+    assert sc["mguppi"]["high"] == pytest.approx(0.10 * 40 / 73 * 0.6)
+    assert sc["control"]["uk"]["class"] == "material influence unlikely"         # no votes, no rights
+    assert sc["control"]["us"]["class"].startswith("passive-investment exemption available")
+    with_seat = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none",
+                       rights="board_seat")["screens"]["control"]
+    assert with_seat["uk"]["class"].startswith("material influence possible")
+    assert with_seat["us"]["class"].startswith("passive-investment exemption unavailable")
+    from riskmodels.whatif import format_whatif
+
+    text = format_whatif(r)
+    assert "Control and jurisdiction" in text and "MGUPPI" in text and "Coordinated effects" in text
+    assert "[unverified]" in text                                                # UK rule marked

@@ -236,3 +236,16 @@ def test_what_changed_when_the_only_hhi_changes_are_new_market_periods(workspace
     assert str(t["previous"]) == "2025-10-01" and gone > 0
     assert len(t["hhi"]) == gone and t["hhi"]["previous_hhi"].isna().all() and t["hhi"]["hhi"].notna().all()
     assert t["hhi"]["hhi_change"].dtype == "float64"
+
+
+def test_the_report_lists_durable_dominance(tmp_path, workspace):
+    from riskmodels import pipeline
+
+    pipeline.run(dt.date(2025, 10, 29))
+    text = build_report(dt.date(2025, 10, 29), tmp_path).read_text()
+    part = text.split("id='dominance'", 1)[1].split("</table>", 1)[0]
+    rows = part.split("<tr>")[2:]
+    # durably dominant first: AWS in Gartner IaaS (2022FY-2023FY at 30%+), Nvidia in TechInsights units
+    assert "Amazon Web Services" in rows[0] and "durably dominant" in rows[0] and "cloud.gartner-iaas.ww" in rows[0]
+    assert sum("durably dominant" in r for r in rows) == 2
+    assert "not assessed (stale series)" in part and "unverified" in part

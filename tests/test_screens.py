@@ -143,8 +143,11 @@ def test_the_daily_screens_table_on_the_snapshot(workspace):
 
     d = dt.date(2025, 10, 29)
     pipeline.run(d)
-    t = store.read_sql("SELECT * FROM screens WHERE run_date = :d", {"d": d})
+    every = store.read_sql("SELECT * FROM screens WHERE run_date = :d", {"d": d})
+    t = every[every["screen"].str.startswith("control.")]
     assert set(t["screen"]) == {"control.uk", "control.eu", "control.de", "control.us"}
+    assert (t["subject_type"] == "relationship").all()
+    assert (t["subject_id"] == t["investor_id"] + "->" + t["investee_id"]).all()
     assert (t.groupby(["investor_id", "investee_id"]).size() == 4).all()         # one row per screen
     assert t["verdict"].notna().all() and t["verified"].isin(["primary", "unverified"]).all()
     row = t.set_index(["investor_id", "investee_id", "screen"])
@@ -160,6 +163,84 @@ def test_the_daily_screens_table_on_the_snapshot(workspace):
     # nothing from after the run date
     assert not (t["as_of"] > "2025-10-29").any()
     # reruns are idempotent
+    # durable dominance per (series, firm) at >= 30% in the latest period (Guideline 6)
+    dom = every[every["screen"] == "durable_dominance"].set_index("subject_id")
+    assert (dom["subject_type"] == "firm").all() and (dom["threshold"] == 8).all()
+    # Gartner IaaS: AWS 2022FY and 2023FY at or above 30% -> 8 quarters; Synergy: 29% in 2025Q1
+    # breaks the chain, 30% in 2025Q2 restarts it (>= 30, not > 30)
+    assert dom.loc["aws@cloud.gartner-iaas.ww", "value"] == 8
+    assert dom.loc["aws@cloud.gartner-iaas.ww", "verdict"].startswith("durably dominant")
+    assert dom.loc["aws@cloud.synergy.ww", "value"] == 1 and "not yet durable" in dom.loc["aws@cloud.synergy.ww", "verdict"]
+    assert dom.loc["aws@cloud.synergy.ww", "period"] == "2025Q2"
+    assert dom.loc["aws@cloud.canalys-revised.ww", "verdict"].startswith("not assessed (stale series)")
+    assert not dom.index.str.contains(r"\.fcst").any()          # forecasts are not shares held
     pipeline.run(d)
     again = store.read_sql("SELECT * FROM screens WHERE run_date = :d", {"d": d})
-    assert len(again) == len(t)
+    assert len(again) == len(every)
+
+
+# ---------------------------------------------------------------- durable dominance, entrenchment
+def _quarters(start_year: int, n: int) -> list[str]:
+    return [f"{start_year + i // 4}Q{i % 4 + 1}" for i in range(n)]
+
+
+def _series(shares: list[float], market="m.q", entity="d", periods=None) -> pd.DataFrame:
+    periods = periods or _quarters(2023, len(shares))
+    return pd.DataFrame({"market_id": market, "period": periods, "entity_id": entity, "share_pct": [float(x) for x in shares]})
+
+
+def test_durable_dominance_counts_an_unbroken_chain_at_30_or_more_ending_now():
+    cfg = screens.screens_config()
+    # exactly 30% for 8 quarters: ">= 30" holds at the boundary, and 8 quarters are durable
+    d = screens.durable_dominance(_series([30.0] * 8), None, cfg).iloc[0]
+    assert d["quarters"] == 8 and d["durable"] and d["first_period"] == "2023Q1" and d["period"] == "2024Q4"
+    # 29.99% in one quarter breaks the chain: only the 4 quarters after it count
+    d = screens.durable_dominance(_series([40] * 3 + [29.99] + [40] * 4), None, cfg).iloc[0]
+    assert d["quarters"] == 4 and not d["durable"] and d["first_period"] == "2024Q1"
+    # a missing quarter breaks it too (no interpolation across a gap)
+    gap = _series([40] * 8).drop(index=2)
+    assert screens.durable_dominance(gap, None, cfg).iloc[0]["quarters"] == 5
+    # below the share in the latest period: no row at all, however long it was dominant before
+    assert screens.durable_dominance(_series([60] * 9 + [20]), None, cfg).empty
+    # two fiscal years at 35% are 8 quarters
+    fy = screens.durable_dominance(_series([35, 35], periods=["2023FY", "2024FY"]), None, cfg).iloc[0]
+    assert fy["quarters"] == 8 and fy["durable"]
+    # a stale series is not assessed
+    conc = pd.DataFrame({"market_id": "m.q", "period": _quarters(2023, 8), "fresh": [True] * 7 + [False]})
+    st = screens.durable_dominance(_series([50] * 8), conc, cfg).iloc[0]
+    assert not st["durable"] and st["verdict"] == "not assessed (stale series)"
+    # a forecast, and a period that has not ended by the run date, are not shares held
+    fc = _series([50] * 8).assign(estimate_type=["analyst estimate"] * 7 + ["forecast"])
+    assert screens.durable_dominance(fc, None, cfg).iloc[0]["quarters"] == 7
+    assert screens.durable_dominance(_series([50] * 8), None, cfg, run_date="2024-10-01").iloc[0]["quarters"] == 7
+
+
+def test_entrenchment_flags_stakes_in_fast_growing_rivals_and_deals_with_suppliers_of_rivals():
+    cfg = screens.screens_config()
+    periods = _quarters(2023, 8)
+    shares = pd.concat([
+        _series([45] * 8, entity="d-cloud"),
+        _series([10, 10, 10, 10, 12, 13, 14, 16], entity="fast"),     # +6 points over the last 4 quarters
+        _series([20, 20, 20, 20, 20, 20, 19, 18], entity="slow"),     # shrinking rival
+    ], ignore_index=True)
+    dom = screens.durable_dominance(shares, None, cfg)
+    assert dom.set_index("entity_id").loc["d-cloud", "durable"]
+    group = {"d-cloud": "d-group"}
+    inv = pd.DataFrame({"date": ["2024-11", "2024-12", "2024-12"], "investor_id": ["d-group", "d-group", "other"],
+                        "investee_id": ["fast", "slow", "fast"], "ref_file": "investments.csv", "ref_row": [1, 2, 3],
+                        "source": "s"})
+    com = pd.DataFrame({"date": ["2024-06", "2024-07", "2024-08"], "buyer_id": ["slow", "d-cloud", "d-cloud"],
+                        "supplier_id": ["chips", "chips", "elsewhere"], "ref_file": "compute_commitments.csv",
+                        "ref_row": [1, 2, 3], "source": "s"})
+    ent = screens.entrenchment(dom, shares, inv, com, group, cfg)
+    got = set(zip(ent["investor_id"], ent["investee_id"], ent["reason"].str.split(" ").str[0]))
+    # the stake in the fast-growing rival; the deal with the chip maker that also supplies the rival
+    assert got == {("d-group", "fast", "fast-growing"), ("d-cloud", "chips", "supplier")}, got
+    assert (ent["market_id"] == "m.q").all() and (ent["dominant_id"] == "d-cloud").all()
+    # a +4.99 point rise is not fast-growing (>= 5 points in 12 months)
+    slower = shares.copy()
+    slower.loc[(slower["entity_id"] == "fast") & (slower["period"] == periods[-1]), "share_pct"] = 14.99
+    assert "fast" not in set(screens.entrenchment(screens.durable_dominance(slower, None, cfg), slower, inv, com, group,
+                                                  cfg)["investee_id"])
+    # no durable dominance, no flag
+    assert screens.entrenchment(dom.assign(durable=False), shares, inv, com, group, cfg).empty
