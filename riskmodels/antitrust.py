@@ -286,7 +286,8 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     rel = relationships(rel_inputs["investments"], entities)
     if rel.empty:  # no investment relationship known by the run date: nothing to score
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in OUTPUT_COLUMNS.items()})
-    val, facts = components(rel, entities=entities, cfg=cfg, **{k: v for k, v in rel_inputs.items() if k != "investments"})
+    val, facts = components(rel, entities=entities, cfg=cfg,
+                            **{k: v for k, v in rel_inputs.items() if k not in ("investments", "screens")})
     weights = np.array([a["weights"][c] for c in COMPONENTS], dtype=float)
     weights = weights / weights.sum()
     x = val.fillna(0.0).to_numpy()
@@ -305,6 +306,10 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     fact_rows = facts.to_numpy().tolist()
     wl = weights.tolist()
     comps, texts = [], []
+    # the screens of config/screens.yaml that apply to each relationship (riskmodels.screens)
+    from .screens import screens_summary
+
+    cited = screens_summary(rel_inputs.get("screens"))
     for inv, tgt, sc_i, v_i, c_i, f_i in zip(rel["investor_id"], rel["investee_id"], score.tolist(), vals, contrib,
                                              fact_rows):
         comp = {c: {"value": v_i[k], "weight": wl[k], "contribution": c_i[k], "facts": f_i[k]}
@@ -313,7 +318,7 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
         order = sorted(range(len(COMPONENTS)), key=lambda k: -c_i[k])
         texts.append(f"{nm(inv)} -> {nm(tgt)}: risk {sc_i:.0f}/100 — " + "; ".join(
             f"{COMPONENTS[k].replace('_', ' ')} {'n/a' if v_i[k] is None else format(v_i[k], '.2f')} ({f_i[k]})"
-            for k in order))
+            for k in order) + (f". {cited[(inv, tgt)]}" if (inv, tgt) in cited else ""))
     keys = rel[["investor_id", "investee_id"]]
     out = pd.DataFrame({
         "subject_type": "relationship", "subject_id": (keys["investor_id"] + "->" + keys["investee_id"]).to_numpy(),

@@ -187,7 +187,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
             from .ownership import group_of
             from .screens import daily_screens
 
-            out["screens"] = daily_screens(frames, conc, group_of(frames["entities"]), screens_cfg, run_date)
+            out["screens"] = daily_screens(frames, conc, group_of(frames["entities"]), screens_cfg, run_date,
+                                           partial_markets)
         if risk_cfg is not None:
             from .antitrust import antitrust_scores
             from .circular import money_graph, round_trips
@@ -210,7 +211,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                            if {"market_id", "period"} <= set(contributions.columns) else contributions)
             out["antitrust_scores"] = antitrust_scores(
                 {"investments": inv, "shares": shares_now, "contributions": contrib_now, "commitments": com,
-                 "stakes": frames["stake_rights"], "lockin": lk, "loops": loops, "events": events},
+                 "stakes": frames["stake_rights"], "lockin": lk, "loops": loops, "events": events,
+                 "screens": out.get("screens")},
                 frames["entities"], risk_cfg, previous_antitrust)
     return out
 

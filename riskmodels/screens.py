@@ -441,12 +441,14 @@ def entrenchment(dominance: pd.DataFrame, shares: pd.DataFrame, investments: pd.
 
 
 def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str], config: dict,
-                  run_date=None) -> pd.DataFrame:
+                  run_date=None, partial_markets=()) -> pd.DataFrame:
     """Every ``screens`` row of one run from its point-in-time frames: control per stake and
     jurisdiction (:func:`daily_control_screens`), durable dominance per (series, firm) at the
     dominance share (:func:`durable_dominance`; ``value`` quarters at it, ``threshold`` the
     quarters needed) and entrenchment per flagged relationship (:func:`entrenchment`; ``value``
-    the number of series, the verdict names each series and reason)."""
+    the number of series, the verdict names each series and reason) and the EU non-horizontal
+    safe harbour per relationship (:func:`eu_safe_harbour`; ``value`` the largest combined share
+    in a market concerned, ``threshold`` the share bound)."""
     parts = [daily_control_screens(frames["stake_rights"], config)] if "stake_rights" in frames else []
     shares = frames["market_shares"]
     dom = durable_dominance(shares, conc, config, run_date)
@@ -472,9 +474,113 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                                 screen="entrenchment", entity_id=None, market_id=None, period=None, stake_pct=np.nan,
                                 votes_pct=np.nan, voting=None, rights=None, threshold=np.nan, regime=None,
                                 verdict="flag: " + agg["verdict"], as_of=agg["as_of"].astype(str)))
+    if conc is not None and "vertical" in config:
+        eu = eu_safe_harbour(relationship_pairs(frames), shares, conc, group, config, partial_markets)
+        if len(eu):
+            parts.append(eu.assign(subject_type="relationship", subject_id=eu["investor_id"] + "->" + eu["investee_id"],
+                                   screen="eu_non_horizontal", entity_id=None, market_id=eu["worst"], period=None,
+                                   as_of=None, stake_pct=np.nan, votes_pct=np.nan, voting=None, rights=None,
+                                   value=eu["max_share_pct"],
+                                   threshold=float(config["vertical"]["eu_safe_harbour"]["share_pct"][1]),
+                                   regime=None, ref_file=None, ref_row=None))
     if not parts:
         return pd.DataFrame(columns=SCREEN_COLUMNS)
     out = pd.concat([p[SCREEN_COLUMNS] for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame(columns=SCREEN_COLUMNS)
     out["ref_row"] = pd.to_numeric(out["ref_row"], errors="coerce").astype("Int64")
+    return out
+
+
+# --------------------------------------------------------------------------- vertical arithmetic
+def relationship_pairs(frames: dict) -> pd.DataFrame:
+    """Distinct (investor_id, investee_id) pairs of the stakes, investments and compute
+    commitments (buyer -> supplier) known by the run."""
+    parts = []
+    for name, a, b in (("stake_rights", "investor_id", "investee_id"), ("investments", "investor_id", "investee_id"),
+                       ("compute_commitments", "buyer_id", "supplier_id")):
+        if name in frames and len(frames[name]):
+            parts.append(frames[name][[a, b]].set_axis(["investor_id", "investee_id"], axis=1))
+    if not parts:
+        return pd.DataFrame(columns=["investor_id", "investee_id"])
+    p = pd.concat(parts, ignore_index=True).dropna().drop_duplicates()
+    return p[p["investor_id"] != p["investee_id"]].reset_index(drop=True)
+
+
+def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str],
+                    config: dict, partial_markets=()) -> pd.DataFrame:
+    """The EU non-horizontal safe harbour per relationship (``vertical.eu_safe_harbour``): in each
+    market concerned - each series whose latest period is fresh and where either party's group
+    has a share - the parties' combined share (percent) and the series' HHI (points) must be below
+    the bounds. A reporting firms' sum (``partial_markets``) is not a market. Returns one row per
+    pair with a concerned series: ``markets`` (how many), ``max_share_pct``, ``worst`` (the series
+    that fails first, or the largest share), ``inside`` (bool), ``verdict``."""
+    cfg = config["vertical"]["eu_safe_harbour"]
+    (sop, sb), (hop, hb) = cfg["share_pct"], cfg["hhi"]
+    cols = ["investor_id", "investee_id", "markets", "max_share_pct", "worst", "worst_hhi", "inside", "verdict",
+            "source", "verified"]
+    c = conc[~conc["market_id"].isin(list(partial_markets))]
+    keep = shares["share_pct"].notna() & shares["entity_id"].notna()
+    if "estimate_type" in shares:   # forecasts are not shares held (config dominance.exclude_estimate_types)
+        keep &= ~shares["estimate_type"].isin(config.get("dominance", {}).get("exclude_estimate_types") or [])
+    held = shares.loc[keep, ["market_id", "period"]].drop_duplicates()
+    c = c.merge(held, on=["market_id", "period"])
+    if "period_end" in c:
+        c = c.sort_values(["market_id", "period_end"], kind="stable")
+    latest = c.groupby("market_id").tail(1)
+    if "fresh" in latest:
+        latest = latest[latest["fresh"].astype(bool)]
+    latest = latest[["market_id", "period", "hhi"]]
+    s = shares[keep].merge(latest, on=["market_id", "period"])
+    if s.empty or pairs.empty:
+        return pd.DataFrame(columns=cols)
+    s = s.assign(group=s["entity_id"].map(group).fillna(s["entity_id"]),
+                 share_pct=pd.to_numeric(s["share_pct"], errors="coerce").astype(float))
+    per = s.groupby(["market_id", "group"], as_index=False).agg(share_pct=("share_pct", "sum"), hhi=("hhi", "first"))
+    p = pairs.assign(_a=pairs["investor_id"].map(group).fillna(pairs["investor_id"]),
+                     _b=pairs["investee_id"].map(group).fillna(pairs["investee_id"]))
+    p = p[p["_a"] != p["_b"]]
+    both = pd.concat([p.merge(per, left_on="_a", right_on="group"), p.merge(per, left_on="_b", right_on="group")],
+                     ignore_index=True)
+    if both.empty:
+        return pd.DataFrame(columns=cols)
+    m = both.groupby(["investor_id", "investee_id", "market_id"], as_index=False).agg(
+        share_pct=("share_pct", "sum"), hhi=("hhi", "first"))   # both parties in one series: the merged share
+    m["ok"] = _OPS[sop](m["share_pct"].to_numpy(), float(sb)) & _OPS[hop](m["hhi"].to_numpy(), float(hb))
+    m = m.sort_values(["investor_id", "investee_id", "ok", "share_pct"], ascending=[True, True, True, False])
+    worst = m.groupby(["investor_id", "investee_id"], as_index=False).first()
+    agg = m.groupby(["investor_id", "investee_id"], as_index=False).agg(
+        markets=("market_id", "size"), max_share_pct=("share_pct", "max"), inside=("ok", "all"))
+    out = agg.merge(worst[["investor_id", "investee_id", "market_id", "share_pct", "hhi"]],
+                    on=["investor_id", "investee_id"]).rename(columns={"market_id": "worst", "hhi": "worst_hhi"})
+    detail = (out["worst"] + ": share " + out["share_pct"].map("{:.3g}".format) + "%, HHI "
+              + out["worst_hhi"].map("{:,.0f}".format))
+    out["verdict"] = np.where(out["inside"], "inside the safe harbour in all " + out["markets"].astype(str)
+                              + " market(s) concerned (largest: " + detail + ")",
+                              "outside the safe harbour (" + detail + ")")
+    return out.assign(source=cfg["source"], verified=cfg.get("verified", "unverified"))[cols]
+
+
+def screens_summary(screens: pd.DataFrame) -> dict:
+    """One sentence per relationship citing its screens, for the antitrust score's explanation:
+    ``{(investor_id, investee_id): "Screens: control UK ..., EU ...; entrenchment flag: ...;
+    EU non-horizontal ...; unverified rules: ..."}``."""
+    if screens is None or screens.empty:
+        return {}
+    r = screens[screens["subject_type"] == "relationship"].sort_values("screen")
+    out = {}
+    label = lambda sc: sc.split(".", 1)[1].upper() if sc.startswith("control.") else sc  # noqa: E731
+    for key, g in r.groupby(["investor_id", "investee_id"], sort=False):
+        ctl = g[g["screen"].str.startswith("control.")]
+        parts = []
+        if len(ctl):
+            ctl = ctl.assign(_o=ctl["screen"].str.split(".").str[1].map({j: i for i, j in enumerate(JURISDICTIONS)}))
+            ctl = ctl.sort_values("_o")
+            if ctl["verdict"].nunique() == 1:
+                parts.append(f"control {ctl['verdict'].iloc[0]} in {', '.join(map(label, ctl['screen']))}")
+            else:
+                parts.append("control " + ", ".join(f"{label(x.screen)} {x.verdict}" for x in ctl.itertuples()))
+        for x in g[~g["screen"].str.startswith("control.")].itertuples():
+            parts.append(f"{x.screen.replace('_', ' ')}: {x.verdict}")
+        unv = [label(x.screen) for x in g.itertuples() if x.verified != "primary"]
+        out[key] = ("Screens: " + "; ".join(parts) + (f" (unverified rules: {', '.join(unv)})" if unv else "") + ".")
     return out

@@ -244,3 +244,43 @@ def test_entrenchment_flags_stakes_in_fast_growing_rivals_and_deals_with_supplie
                                                   cfg)["investee_id"])
     # no durable dominance, no flag
     assert screens.entrenchment(dom.assign(durable=False), shares, inv, com, group, cfg).empty
+
+
+def test_eu_safe_harbour_needs_share_below_30_and_hhi_below_2000_in_every_market_concerned():
+    cfg = screens.screens_config()
+    conc = pd.DataFrame({"market_id": ["up", "down", "down2", "old"], "period": ["2025FY"] * 4,
+                         "period_end": pd.to_datetime(["2025-12-31"] * 4), "hhi": [1999.0, 1500.0, 2000.0, 100.0],
+                         "fresh": [True, True, True, False]})
+    shares = pd.DataFrame({"market_id": ["up", "up", "down", "down2", "old"], "period": "2025FY",
+                           "entity_id": ["chip", "chip2", "lab", "lab2", "chip"],
+                           "share_pct": [29.99, 30.0, 20.0, 10.0, 90.0]})
+    pairs = pd.DataFrame({"investor_id": ["chip", "chip2", "chip", "chip-parent-unit"],
+                          "investee_id": ["lab", "lab", "lab2", "lab"]})
+    group = {"chip-parent-unit": "chip"}
+    out = screens.eu_safe_harbour(pairs, shares, conc, group, cfg).set_index(["investor_id", "investee_id"])
+    # 29.99% (< 30) with HHI 1,999 (< 2,000) upstream, 20% with HHI 1,500 downstream: inside;
+    # the stale series "old" (chip at 90%) is not a market concerned now
+    assert out.loc[("chip", "lab"), "inside"] and out.loc[("chip", "lab"), "markets"] == 2
+    # exactly 30% is not below 30%
+    assert not out.loc[("chip2", "lab"), "inside"] and out.loc[("chip2", "lab"), "worst"] == "up"
+    # an HHI of exactly 2,000 is not below 2,000, whatever the share
+    assert not out.loc[("chip", "lab2"), "inside"] and out.loc[("chip", "lab2"), "worst"] == "down2"
+    # parties are compared by group: a unit of the chip maker counts the parent's shares
+    assert out.loc[("chip-parent-unit", "lab"), "max_share_pct"] == pytest.approx(29.99)
+    assert "outside the safe harbour (down2: share 10%, HHI 2,000)" == out.loc[("chip", "lab2"), "verdict"]
+
+
+def test_the_antitrust_explanation_cites_the_screens(workspace):
+    import datetime as dt
+
+    from riskmodels import pipeline, store
+
+    d = dt.date(2025, 10, 29)
+    pipeline.run(d)
+    t = store.read_sql("SELECT subject_id, explanation FROM antitrust_scores WHERE run_date = :d AND "
+                       "subject_type = 'relationship'", {"d": d}).set_index("subject_id")["explanation"]
+    text = t.loc["microsoft->openai"]
+    # the votes of Microsoft's latest stake row are unknown; its 27% capital meets GWB s.37(1) no. 3
+    assert "Screens: control UK unknown (votes not disclosed)" in text and "(unverified rules:" in text
+    assert "DE concentration (25% of capital or votes)" in text
+    assert "eu non horizontal:" in t.loc["nvidia->openai"]
