@@ -17,7 +17,13 @@ From the point-in-time frames this module builds, for any date:
   ``rights``        control from voting rights, board seats, observers and consultation rights
                     through ``config/ownership.yaml``;
   ``proportional``  gamma = beta for every owner;
-  ``full``          every listed investor controls its investee (the upper end of the band).
+  ``full``          every listed investor controls its investee (the upper end of the band);
+  ``jurisdictional`` control as the competition authorities would class it: each link takes the
+                    strongest gamma regime its control class implies in the jurisdictions of
+                    ``config/screens.yaml`` ``jurisdictional_mhhi`` (riskmodels.screens: full ->
+                    gamma 1 and no residual control, rights -> the rights weight, silent -> no
+                    control, its votes back with the other shareholders; undisclosed votes keep
+                    the rights weight).
 
 Market firms map to their ownership node through the entity registry's parent group (AWS ->
 Amazon, Google Cloud -> Alphabet). Ownership for a market-period is taken as of the period's end
@@ -35,7 +41,7 @@ import scipy.sparse as sp
 
 from .dates import date_end, period_end
 
-REGIMES = ("silent", "rights", "proportional", "full")
+REGIMES = ("silent", "rights", "proportional", "full", "jurisdictional")
 RESIDUAL = "others@"
 
 
@@ -96,6 +102,7 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "votes": np.where(voting == "yes", vote_frac, np.where(voting == "no", 0.0, np.nan)),
             "gamma_rights": g.astype(float), "status": status, "voting": voting,
             "board_seat": m["board_seat"], "board_observer": m["board_observer"],
+            "consultation": m["consultation_or_info_rights"],
             "derived": m["stake_notes"].fillna("").str.contains("DERIVED"),
             "as_of": m["stake_as_of"].fillna(m["as_of"]),
             "ref_row": m["stake_ref_row"].fillna(m["ref_row"]).astype(int),
@@ -130,7 +137,12 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
                          else pd.Series("institutional_holders.csv", index=m.index)).fillna("institutional_holders.csv")}))
     if not out:
         return pd.DataFrame(columns=["owner_id", "firm_id", "kind", "beta", "votes", "gamma_rights", "status"])
-    return pd.concat(out, ignore_index=True)
+    links = pd.concat(out, ignore_index=True)
+    if cfg.get("jurisdictional"):
+        from .screens import jurisdictional_weights
+
+        links = jurisdictional_weights(links, cfg["jurisdictional"])
+    return links
 
 
 def to_group(ids: pd.Series, group: dict[str, str]) -> pd.Series:
@@ -177,6 +189,14 @@ class Matrices:
         self.link_beta = inc["beta"].to_numpy(dtype=float)[use]
         self.link_votes = inc["votes"].fillna(0.0).to_numpy(dtype=float)[use]
         self.link_gr = inc["gamma_rights"].fillna(0.0).to_numpy(dtype=float)[use]
+        # jurisdictional: per-link weight, votes kept with the holder, and majority control (links
+        # without the columns - a what-if's new link, a synthetic world - count as in ``rights``)
+        gj = inc["gamma_jurisdictional"] if "gamma_jurisdictional" in inc else pd.Series(np.nan, index=inc.index)
+        vj = inc["votes_jurisdictional"] if "votes_jurisdictional" in inc else pd.Series(np.nan, index=inc.index)
+        fj = inc["full_jurisdictional"] if "full_jurisdictional" in inc else pd.Series(False, index=inc.index)
+        self.link_gj = pd.to_numeric(gj, errors="coerce").fillna(inc["gamma_rights"]).fillna(0.0).to_numpy(float)[use]
+        self.link_vj = pd.to_numeric(vj, errors="coerce").fillna(inc["votes"]).fillna(0.0).to_numpy(float)[use]
+        self.link_fj = fj.astype("boolean").fillna(False).to_numpy(dtype=bool)[use]
         self._build()
 
     # -- pre-chain columns ------------------------------------------------------------------
@@ -201,6 +221,9 @@ class Matrices:
         self.overheld = [self.nodes[i] for i in np.flatnonzero(held > 1 + 1e-9)]
         votes = np.bincount(col, self.link_votes, n_nodes)
         gr_total = np.bincount(col, self.link_gr, n_nodes)
+        vj_total = np.bincount(col, self.link_vj, n_nodes)
+        gj_total = np.bincount(col, self.link_gj, n_nodes)
+        fj_count = np.bincount(col, self.link_fj.astype(float), n_nodes)
         listed = np.bincount(cell_col, cell_pos.astype(float), n_nodes)
         res_rows = np.arange(self._n_listed, n_owners)
         diag = np.arange(n_nodes)
@@ -210,13 +233,17 @@ class Matrices:
             "rights": (np.clip(1.0 - votes, 0.0, None), None),
             "full": ((listed == 0).astype(float), None),
             "silent": (np.ones(n_nodes), None),
+            # a majority controller leaves no control to the other shareholders
+            "jurisdictional": (np.where(fj_count > 0, 0.0, np.clip(1.0 - vj_total, 0.0, None)), None),
         }
-        raw = {"proportional": held, "rights": gr_total, "full": listed, "silent": np.zeros(n_nodes)}
-        for r in ("proportional", "rights", "full", "silent"):
+        raw = {"proportional": held, "rights": gr_total, "full": listed, "silent": np.zeros(n_nodes),
+               "jurisdictional": gj_total}
+        for r in ("proportional", "rights", "full", "silent", "jurisdictional"):
             resid = self.column[r][0]
             total = raw[r] + resid
             self.column[r] = (resid, np.where(total == 0, 1.0, total))
         self.held, self.votes_total, self.gr_total, self.listed = held, votes, gr_total, listed
+        self.vj_total, self.gj_total, self.fj_count = vj_total, gj_total, fj_count
 
         def pair(values_b, rows_b, cols_b, values_c, rows_c, cols_c, resid, total):
             g = sp.coo_matrix((np.concatenate([values_b, resid]) / total[np.concatenate([cols_b, diag])],
@@ -238,6 +265,8 @@ class Matrices:
                          self.row[first[cc]], cell_col[cc], *self.column["full"]),
             "silent": pair(np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0), np.zeros(0, int),
                            np.zeros(0, int), *self.column["silent"]),
+            "jurisdictional": pair(self.link_gj[ib], self.row[ib], col[ib], self.link_gj[ic], self.row[ic], col[ic],
+                                   *self.column["jurisdictional"]),
         }
         chains = {}
         self.eff, self.X = {}, {}
@@ -376,6 +405,11 @@ def _removal_terms(mats: Matrices, regime: str):
         x = mats.link_gr
         new_resid = np.clip(1.0 - (mats.votes_total[k] - mats.link_votes), 0.0, None)
         new_total = mats.gr_total[k] - x + new_resid
+    elif regime == "jurisdictional":
+        x = mats.link_gj
+        still_full = mats.fj_count[k] - mats.link_fj > 0
+        new_resid = np.where(still_full, 0.0, np.clip(1.0 - (mats.vj_total[k] - mats.link_vj), 0.0, None))
+        new_total = mats.gj_total[k] - x + new_resid
     else:  # full: the cell stops counting when nothing else fills it
         cb = mats.cell_beta[mats.cell]
         x = ((cb > 0) & (cb - mats.link_beta <= 0)).astype(float)

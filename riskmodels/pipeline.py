@@ -173,6 +173,11 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     if ownership_cfg is not None and {"stake_rights", "institutional_holders"} <= set(frames):
         from .ownership import ownership_scores
 
+        if screens_cfg is not None and screens_cfg.get("jurisdictional_mhhi"):
+            # the jurisdictional MHHI regime reads each link's control class (riskmodels.screens)
+            ownership_cfg = {**ownership_cfg, "jurisdictional": {
+                "control": screens_cfg["control"], "jurisdictions": screens_cfg["jurisdictional_mhhi"]["jurisdictions"]}}
+
         mh, links, drivers, contributions = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
                                               frames["entities"], run_date, ownership_cfg)
         mh = mh.rename(columns={"delta": "delta_mhhi", "delta_common": "delta_mhhi_common",

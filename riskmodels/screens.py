@@ -215,33 +215,71 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
                        ("consultation_or_info_rights", "consultation")):
         if col in s:
             has[right] = s[col].fillna("").astype(str).str.lower().str.startswith("yes").to_numpy()
-    known = ~np.isnan(votes)
     rights_text = pd.Series([""] * len(s), dtype=object)
     for r in sorted(has):
         rights_text = rights_text.where(~has[r], rights_text.str.cat([r] * len(s), sep=";").str.lstrip(";"))
     out = []
     for j in JURISDICTIONS:
         jc = cfg["control"][j]
-        name = np.full(len(s), UNKNOWN, dtype=object)
-        regime = np.full(len(s), None, dtype=object)
-        open_ = np.ones(len(s), dtype=bool)       # rows no class has taken yet (first match wins)
-        for rule in jc["classes"]:                # vectorised over stakes, one pass per class
-            # undisclosed votes: only a capital share meeting a "capital or votes" rule decides
-            ok = open_ & (known | ("capital_or_votes" in rule))
-            if "votes" in rule:
-                op, bound = rule["votes"]
-                ok &= _OPS[op](np.nan_to_num(votes, nan=-1.0), bound)
-            if "capital_or_votes" in rule:
-                op, bound = rule["capital_or_votes"]
-                ok &= _OPS[op](np.nan_to_num(np.fmax(votes, stake.to_numpy()), nan=-1.0), bound)
-            if "any_right" in rule:
-                ok &= np.logical_or.reduce([has[r] for r in rule["any_right"]])
-            name[ok], regime[ok] = rule["name"], rule["regime"]
-            open_ &= ~ok
+        name, regime = _classify(votes, stake.to_numpy(dtype=float), has, jc)
         out.append(s[["as_of", "investor_id", "investee_id", "stake_pct", "voting"]].assign(
             votes_pct=votes, rights=rights_text.to_numpy(), jurisdiction=j, control_class=name, regime=regime,
             verified=jc.get("verified", "unverified"), source=jc["source"]))
     return pd.concat(out, ignore_index=True)
+
+
+def _classify(votes: np.ndarray, capital: np.ndarray, has: dict, jc: dict):
+    """Class names and regimes of one jurisdiction for arrays of votes and capital (percent, NaN
+    unknown) and rights (``has``: right -> bool array): the first class that holds, vectorised
+    (one pass per class). Undisclosed votes: only a capital share meeting a "capital or votes"
+    rule decides, otherwise the class is :data:`UNKNOWN` and the regime None."""
+    n = len(votes)
+    known = ~np.isnan(votes)
+    name = np.full(n, UNKNOWN, dtype=object)
+    regime = np.full(n, None, dtype=object)
+    open_ = np.ones(n, dtype=bool)       # rows no class has taken yet (first match wins)
+    for rule in jc["classes"]:
+        ok = open_ & (known | ("capital_or_votes" in rule))
+        if "votes" in rule:
+            op, bound = rule["votes"]
+            ok &= _OPS[op](np.nan_to_num(votes, nan=-1.0), bound)
+        if "capital_or_votes" in rule:
+            op, bound = rule["capital_or_votes"]
+            ok &= _OPS[op](np.nan_to_num(np.fmax(votes, capital), nan=-1.0), bound)
+        if "any_right" in rule:
+            ok &= np.logical_or.reduce([has.get(r, np.zeros(n, dtype=bool)) for r in rule["any_right"]])
+        name[ok], regime[ok] = rule["name"], rule["regime"]
+        open_ &= ~ok
+    return name, regime
+
+
+_STRENGTH = {"silent": 0, "rights": 1, "full": 2}
+
+
+def jurisdictional_weights(links: pd.DataFrame, jcfg: dict) -> pd.DataFrame:
+    """``links`` (ownership.links_as_of) with the columns the ``jurisdictional`` MHHI regime
+    reads: ``control_jurisdictional`` (the strongest regime any configured jurisdiction's class
+    implies: full, rights, silent; unknown when no jurisdiction can class the link),
+    ``gamma_jurisdictional`` (1 for full, the rights weight ``gamma_rights`` for rights and
+    unknown, 0 for silent), ``votes_jurisdictional`` (the votes a link keeps from the other
+    shareholders: none when silent) and ``full_jurisdictional``. ``jcfg``: ``control`` (the
+    classes of config/screens.yaml) and ``jurisdictions``. Holder rows have votes and no rights."""
+    n = len(links)
+    votes = pd.to_numeric(links["votes"], errors="coerce").to_numpy(dtype=float) * 100.0
+    capital = pd.to_numeric(links["beta"], errors="coerce").to_numpy(dtype=float) * 100.0
+    yes = lambda col: (links[col].fillna("").astype(str).str.lower().str.startswith("yes").to_numpy()  # noqa: E731
+                       if col in links else np.zeros(n, dtype=bool))
+    has = {"board_seat": yes("board_seat"), "board_observer": yes("board_observer"), "consultation": yes("consultation")}
+    best = np.full(n, -1)
+    for j in jcfg["jurisdictions"]:
+        _, regime = _classify(votes, capital, has, jcfg["control"][j])
+        best = np.maximum(best, pd.Series(regime, dtype=object).map(_STRENGTH).fillna(-1).to_numpy(dtype=int))
+    label = np.array(["unknown", "silent", "rights", "full"], dtype=object)[best + 1]
+    gr = pd.to_numeric(links["gamma_rights"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    gamma = np.where(best == 2, 1.0, np.where(best == 0, 0.0, gr))
+    kept = np.where(best == 0, 0.0, np.nan_to_num(votes / 100.0, nan=0.0))
+    return links.assign(control_jurisdictional=label, gamma_jurisdictional=gamma, votes_jurisdictional=kept,
+                        full_jurisdictional=best == 2)
 
 
 #: columns of the ``screens`` table (after run_date)

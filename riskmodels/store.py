@@ -76,7 +76,11 @@ ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_res
                  ("ownership_concentration", "delta_mhhi_strategic", "FLOAT"),
                  ("concentration", "cadence", "VARCHAR(8)"), ("concentration", "stale_after", "DATE"),
                  ("concentration", "data_age_days", "INTEGER"), ("concentration", "fresh", "BOOLEAN"),
-                 ("concentration", "previous_attributed_pct", "FLOAT"), ("concentration", "coverage_change", "BOOLEAN")]
+                 ("concentration", "previous_attributed_pct", "FLOAT"), ("concentration", "coverage_change", "BOOLEAN"),
+                 ("ownership_links", "control_jurisdictional", "VARCHAR(16)"),
+                 ("ownership_links", "gamma_jurisdictional", "FLOAT"),
+                 ("ownership_links", "votes_jurisdictional", "FLOAT"),
+                 ("ownership_links", "full_jurisdictional", "BOOLEAN")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -319,6 +323,9 @@ ownership_links = sa.Table(
     sa.Column("status", sa.String(24), nullable=False), sa.Column("voting", sa.String(16)),
     sa.Column("board_seat", sa.String(8)), sa.Column("board_observer", sa.String(8)), sa.Column("derived", sa.Boolean),
     sa.Column("as_of", sa.String(10)), sa.Column("ref_file", sa.String(64)), sa.Column("ref_row", sa.Integer),
+    # the jurisdictional MHHI regime's inputs (riskmodels.screens.jurisdictional_weights)
+    sa.Column("control_jurisdictional", sa.String(16)), sa.Column("gamma_jurisdictional", sa.Float),
+    sa.Column("votes_jurisdictional", sa.Float), sa.Column("full_jurisdictional", sa.Boolean),
 )
 
 screens = sa.Table(
@@ -596,6 +603,15 @@ def init_db(engine: sa.Engine, sql_dir: Path) -> None:
         if engine.dialect.name == "postgresql":
             # processes starting together on an empty schema would race on CREATE TABLE / VIEW
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('riskmodels-init-db'))"))
+        inspector = sa.inspect(conn)
+        if inspector.has_table("screens") and "subject_type" not in {c["name"] for c in inspector.get_columns("screens")}:
+            # the first screens layout (keyed by investor, investee): kept aside, not dropped
+            for view in view_statements(sql_dir):
+                name = re.search(r"CREATE VIEW\s+(\w+)", view, re.I).group(1)
+                conn.execute(sa.text(f"DROP VIEW IF EXISTS {name}"))
+            conn.execute(sa.text("ALTER TABLE screens RENAME TO screens_v1"))
+            if engine.dialect.name == "postgresql":   # index names are per schema: free screens_pkey
+                conn.execute(sa.text("ALTER TABLE screens_v1 RENAME CONSTRAINT screens_pkey TO screens_v1_pkey"))
         metadata.create_all(conn)
         if engine.dialect.name == "postgresql":
             _widen(conn, sql_dir)

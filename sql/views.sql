@@ -40,6 +40,7 @@ SELECT o.run_date, o.market_id, o.period,
        MAX(CASE WHEN o.regime = 'rights' THEN o.mhhi END) AS mhhi_rights,
        MAX(CASE WHEN o.regime = 'proportional' THEN o.mhhi END) AS mhhi_proportional,
        MAX(CASE WHEN o.regime = 'full' THEN o.mhhi END) AS mhhi_full,
+       MAX(CASE WHEN o.regime = 'jurisdictional' THEN o.mhhi END) AS mhhi_jurisdictional,
        MIN(o.mhhi) AS mhhi_low, MAX(o.mhhi) AS mhhi_high
 FROM ownership_concentration o
 WHERE o.run_date = (SELECT MAX(run_date) FROM ownership_concentration)

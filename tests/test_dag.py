@@ -95,10 +95,12 @@ def test_dag_test_end_to_end(airflow_db, dagbag, workspace):
     runs = store.read_sql("SELECT run_id, status, step_seconds FROM pipeline_runs")
     assert runs.status.tolist() == ["published"] and runs.run_id.item() == dr.run_id
     assert set(json.loads(runs.step_seconds.item())) == {"ingest", "validate", "score", "publish"}
+    from riskmodels.ownership import REGIMES
     from riskmodels.pipeline import datasets
 
+    assert REGIMES == ("silent", "rights", "proportional", "full", "jurisdictional")
     assert len(store.read_sql("SELECT * FROM raw_inputs")) == len(datasets()) == 9
-    assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == 4 * len(conc)
+    assert len(store.read_sql("SELECT * FROM ownership_concentration WHERE run_date = :d", {"d": run_date})) == len(REGIMES) * len(conc)
     assert (workspace / "reports" / "report-2026-11-24.html").exists()
     assert not list((workspace / "staging").rglob("*.parquet")) and not list(workspace.rglob("*.pkl"))
 

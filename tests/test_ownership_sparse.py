@@ -27,6 +27,11 @@ def random_world(seed: int):
     links = links.drop_duplicates(["owner_id", "firm_id"]).reset_index(drop=True)
     links["status"] = "included"
     links.loc[links.sample(2, random_state=seed).index, "status"] = "stake_unknown"
+    # the jurisdictional regime: a class per link (full: majority control, silent: no control)
+    cls = rng.choice(["full", "rights", "silent", "unknown"], len(links), p=[0.15, 0.45, 0.3, 0.1])
+    links["full_jurisdictional"] = cls == "full"
+    links["gamma_jurisdictional"] = np.where(cls == "full", 1.0, np.where(cls == "silent", 0.0, links["gamma_rights"]))
+    links["votes_jurisdictional"] = np.where(cls == "silent", 0.0, links["votes"].fillna(0.0))
     shares = []
     for m in range(5):
         chosen = rng.choice(firms, rng.integers(2, 7), replace=False)

@@ -179,3 +179,28 @@ def test_an_existing_store_with_eight_character_periods_is_widened_in_place(pg_s
                                      "table_schema = current_schema()")).scalar()
         kept = conn.execute(sa.text("SELECT COUNT(*) FROM markets")).scalar()
     assert length == 10 and views == len(store.view_statements(sql_dir)) and kept == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_store_with_the_first_screens_layout_keeps_it_aside_and_publishes(backend, workspace, request):
+    # screens was first keyed by (run_date, investor_id, investee_id, screen); the subject-keyed
+    # layout replaces it, and the old rows stay readable in screens_v1
+    if backend == "postgresql":
+        request.getfixturevalue("pg_schema")
+    from riskmodels.config import get_settings
+
+    url = get_settings().db_url
+    workspace.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE screens (run_date DATE NOT NULL, investor_id VARCHAR(64) NOT NULL, "
+                             "investee_id VARCHAR(64) NOT NULL, screen VARCHAR(32) NOT NULL, verdict TEXT NOT NULL, "
+                             "verified VARCHAR(16) NOT NULL, source TEXT NOT NULL, "
+                             "CONSTRAINT screens_pkey PRIMARY KEY (run_date, investor_id, investee_id, screen))"))
+        conn.execute(sa.text("INSERT INTO screens VALUES ('2025-10-01', 'a', 'b', 'control.uk', 'v', 'unverified', 's')"))
+    engine.dispose()
+    pipeline.run(dt.date(2025, 10, 29))
+    old = store.read_sql("SELECT * FROM screens_v1")
+    assert old[["investor_id", "investee_id", "screen"]].values.tolist() == [["a", "b", "control.uk"]]
+    new = store.read_sql("SELECT subject_type, COUNT(*) AS n FROM screens GROUP BY subject_type")
+    assert set(new["subject_type"]) == {"relationship", "firm"} and (new["n"] > 0).all()
