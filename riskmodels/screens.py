@@ -600,25 +600,33 @@ def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFram
 
 def screens_summary(screens: pd.DataFrame) -> dict:
     """One sentence per relationship citing its screens, for the antitrust score's explanation:
-    ``{(investor_id, investee_id): "Screens: control UK ..., EU ...; entrenchment flag: ...;
-    EU non-horizontal ...; unverified rules: ..."}``."""
+    ``{(investor_id, investee_id): "Screens: control UK ..., EU ...; entrenchment: ...;
+    eu non horizontal: ... (unverified rules: ...)."}``; the four control verdicts collapse to one
+    when they agree. Vectorised: string columns joined per pair."""
     if screens is None or screens.empty:
         return {}
-    r = screens[screens["subject_type"] == "relationship"].sort_values("screen")
-    out = {}
-    label = lambda sc: sc.split(".", 1)[1].upper() if sc.startswith("control.") else sc  # noqa: E731
-    for key, g in r.groupby(["investor_id", "investee_id"], sort=False):
-        ctl = g[g["screen"].str.startswith("control.")]
-        parts = []
-        if len(ctl):
-            ctl = ctl.assign(_o=ctl["screen"].str.split(".").str[1].map({j: i for i, j in enumerate(JURISDICTIONS)}))
-            ctl = ctl.sort_values("_o")
-            if ctl["verdict"].nunique() == 1:
-                parts.append(f"control {ctl['verdict'].iloc[0]} in {', '.join(map(label, ctl['screen']))}")
-            else:
-                parts.append("control " + ", ".join(f"{label(x.screen)} {x.verdict}" for x in ctl.itertuples()))
-        for x in g[~g["screen"].str.startswith("control.")].itertuples():
-            parts.append(f"{x.screen.replace('_', ' ')}: {x.verdict}")
-        unv = [label(x.screen) for x in g.itertuples() if x.verified != "primary"]
-        out[key] = ("Screens: " + "; ".join(parts) + (f" (unverified rules: {', '.join(unv)})" if unv else "") + ".")
-    return out
+    r = screens[screens["subject_type"] == "relationship"]
+    if r.empty:
+        return {}
+    key = ["investor_id", "investee_id"]
+    is_ctl = r["screen"].str.startswith("control.")
+    juris = r["screen"].str.split(".").str[1]
+    order = np.where(is_ctl, juris.map({j: i for i, j in enumerate(JURISDICTIONS)}).fillna(0), len(JURISDICTIONS))
+    r = r.assign(_ctl=is_ctl, _lab=np.where(is_ctl, juris.str.upper(), r["screen"]), _o=order).sort_values(
+        key + ["_o", "screen"], kind="stable")
+    ctl, other = r[r["_ctl"]], r[~r["_ctl"]]
+    g = ctl.groupby(key, sort=False)
+    same = g["verdict"].nunique() == 1
+    labels = g["_lab"].agg(", ".join)
+    first = g["verdict"].first()
+    each = (ctl["_lab"] + " " + ctl["verdict"]).groupby([ctl["investor_id"], ctl["investee_id"]], sort=False).agg(", ".join)
+    control = ("control " + first + " in " + labels).where(same, "control " + each)
+    rest = ((other["screen"].str.replace("_", " ") + ": " + other["verdict"])
+            .groupby([other["investor_id"], other["investee_id"]], sort=False).agg("; ".join))
+    unv = r[r["verified"] != "primary"]
+    unverified = unv["_lab"].groupby([unv["investor_id"], unv["investee_id"]], sort=False).agg(", ".join)
+    parts = pd.concat([control.rename("c"), rest.rename("r"), unverified.rename("u")], axis=1)
+    body = parts["c"].fillna("")
+    body = body.where(parts["r"].isna(), (body + "; " + parts["r"].fillna("")).str.lstrip("; "))
+    text = "Screens: " + body + np.where(parts["u"].notna(), " (unverified rules: " + parts["u"].fillna("") + ")", "") + "."
+    return dict(zip(parts.index, text))
