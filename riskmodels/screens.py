@@ -610,9 +610,9 @@ def screens_summary(screens: pd.DataFrame) -> dict:
         return {}
     key = ["investor_id", "investee_id"]
     is_ctl = r["screen"].str.startswith("control.")
-    juris = r["screen"].str.split(".").str[1]
+    juris = r["screen"].str.slice(len("control."))          # meaningful on control rows only
     order = np.where(is_ctl, juris.map({j: i for i, j in enumerate(JURISDICTIONS)}).fillna(0), len(JURISDICTIONS))
-    r = r.assign(_ctl=is_ctl, _lab=np.where(is_ctl, juris.str.upper(), r["screen"]), _o=order).sort_values(
+    r = r.assign(_ctl=is_ctl, _lab=r["screen"].where(~is_ctl, juris.str.upper()), _o=order).sort_values(
         key + ["_o", "screen"], kind="stable")
     ctl, other = r[r["_ctl"]], r[~r["_ctl"]]
     g = ctl.groupby(key, sort=False)

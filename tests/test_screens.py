@@ -284,3 +284,14 @@ def test_the_antitrust_explanation_cites_the_screens(workspace):
     assert "Screens: control UK unknown (votes not disclosed)" in text and "(unverified rules:" in text
     assert "DE concentration (25% of capital or votes)" in text
     assert "eu non horizontal:" in t.loc["nvidia->openai"]
+
+
+def test_screens_summary_without_any_stake_row():
+    # no stake rows (an empty stake_rights.csv): only the non-control screens are cited
+    t = pd.DataFrame({"subject_type": ["relationship", "relationship"], "investor_id": ["a", "a"],
+                      "investee_id": ["b", "c"], "screen": ["eu_non_horizontal", "entrenchment"],
+                      "verdict": ["inside the safe harbour", "flag: x"], "verified": ["unverified", "primary"]})
+    got = screens.screens_summary(t)
+    assert got[("a", "b")] == "Screens: eu non horizontal: inside the safe harbour (unverified rules: eu_non_horizontal)."
+    assert got[("a", "c")] == "Screens: entrenchment: flag: x."
+    assert screens.screens_summary(t.iloc[0:0]) == {}
