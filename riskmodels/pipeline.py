@@ -96,7 +96,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     ``concepts_cfg`` (``config/concepts.yaml``): adds ``concept_concentration`` and
     ``concept_firm_shares`` (:mod:`riskmodels.concepts`). ``screens_cfg``
     (``config/screens.yaml``): adds ``screens`` (each stake's control class per jurisdiction,
-    durable dominance per series and firm, entrenchment flags per relationship).
+    durable dominance per series and firm, entrenchment flags and the EU non-horizontal safe
+    harbour per relationship) and the ``jurisdictional`` MHHI regime.
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).

@@ -315,30 +315,22 @@ def daily_control_screens(stakes: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- dominance and entrenchment
-_SPAN_MONTHS = {"Q": 3, "H": 6, "FY": 12, "M": 1}
+_SPAN_MONTHS = {"quarter": 3, "half": 6, "year": 12, "month": 1}
 
 
 def period_span(periods: pd.Series) -> pd.DataFrame:
-    """Month indices (year x 12 + month - 1) of each period's first and last month and its kind
-    (``Q``, ``H``, ``FY``, ``M``); a day label (a tracker's snapshot) or an unreadable one gives NaN:
-    it covers no span of months, so it never makes or breaks a run of periods."""
-    s = periods.astype("string").str.strip()
-    year = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
-    tail = s.str.slice(4)
-    kind = pd.Series(None, index=s.index, dtype=object)
-    first = pd.Series(np.nan, index=s.index)
-    q = tail.str.fullmatch(r"Q[1-4]").fillna(False).astype(bool)
-    h = tail.str.fullmatch(r"H[12]").fillna(False).astype(bool)
-    fy = (tail == "FY").fillna(False).astype(bool)
-    m = tail.str.fullmatch(r"-(?:0[1-9]|1[0-2])").fillna(False).astype(bool)
-    num = pd.to_numeric(tail.str.slice(1), errors="coerce")
-    first[q], kind[q] = (num[q] - 1) * 3, "Q"
-    first[h], kind[h] = (num[h] - 1) * 6, "H"
-    first[fy], kind[fy] = 0, "FY"
-    first[m], kind[m] = num[m] - 1, "M"
-    start = year * 12 + first
-    months = kind.map(_SPAN_MONTHS).astype(float)
-    return pd.DataFrame({"kind": kind, "first_month": start, "last_month": start + months - 1})
+    """Month indices (year x 12 + month - 1) of each period's first and last month and its
+    cadence (``quarter``, ``half``, ``year``, ``month``: :func:`riskmodels.freshness.cadence`, ends
+    from :func:`riskmodels.dates.period_end`); a day label (a tracker's snapshot) or an unreadable
+    one gives NaN: it covers no span of months, so it never makes or breaks a run of periods."""
+    from .dates import period_end
+    from .freshness import cadence
+
+    kind = cadence(periods).where(lambda k: k.isin(list(_SPAN_MONTHS)))
+    end = period_end(periods)
+    last = (end.dt.year * 12 + end.dt.month - 1).astype(float).where(kind.notna())
+    return pd.DataFrame({"kind": kind.astype(object), "first_month": last - kind.map(_SPAN_MONTHS).astype(float) + 1,
+                         "last_month": last})
 
 
 DOMINANCE_COLUMNS = ["market_id", "entity_id", "share_pct", "period", "first_period", "periods", "quarters",
