@@ -11,7 +11,7 @@ From the point-in-time frames this module builds, for any date:
   firm-to-firm holdings ``C``; every firm node gets a residual owner ("other shareholders")
   holding what the listed owners do not. Chains are resolved with
   ``B_eff = B (I - C)^-1`` (and the same for control);
-* **MHHI per market-period** under four control regimes:
+* **MHHI per market-period** under five control regimes:
 
   ``silent``        minority stakes carry no control: each firm's residual shareholders control it;
   ``rights``        control from voting rights, board seats, observers and consultation rights
@@ -27,7 +27,9 @@ From the point-in-time frames this module builds, for any date:
 
 Market firms map to their ownership node through the entity registry's parent group (AWS ->
 Amazon, Google Cloud -> Alphabet). Ownership for a market-period is taken as of the period's end
-(and never after the run date), so a 2022 market is not adjusted by 2026 stakes.
+(and never after the run date), so a 2022 market is not adjusted by 2026 stakes. The dates'
+point-in-time link sets are scored together, as the blocks of one block-diagonal system per
+chunk (:data:`CHUNK_ROWS`), not one small system at a time.
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ from .dates import date_end, period_end
 
 REGIMES = ("silent", "rights", "proportional", "full", "jurisdictional")
 RESIDUAL = "others@"
+#: stacked stake + holder rows (and market nodes) per chunk of point-in-time cuts in ownership_scores
+CHUNK_ROWS = 400_000
+TAG_SEP = "\x1f@"   # between an id and its point-in-time cut in stacked matrices (never in an id)
 
 
 def _latest(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
@@ -73,19 +78,48 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
     """
     stakes = stakes if "_end" in stakes.columns else prepare_dated(stakes)
     holders = holders if "_end" in holders.columns else prepare_dated(holders)
+    return _links(stakes.iloc[: _prefix_len(stakes, as_of)], holders.iloc[: _prefix_len(holders, as_of)],
+                  entities, cfg)
+
+
+def _stacked_prefixes(frame: pd.DataFrame, lengths: np.ndarray) -> pd.DataFrame:
+    """The prefixes ``frame.iloc[:n]`` for every n of ``lengths``, one after another, each row
+    tagged with its prefix's position in ``_key`` (a point-in-time cut per date, in one frame)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    key = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(len(key)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return frame.iloc[pos].assign(_key=key).reset_index(drop=True)
+
+
+def links_as_of_many(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFrame, dates, cfg: dict
+                     ) -> pd.DataFrame:
+    """:func:`links_as_of` for several dates at once: the links of ``dates[i]`` are the rows with
+    ``_key == i`` (same columns, computed in one pass over the stacked point-in-time cuts)."""
+    stakes = stakes if "_end" in stakes.columns else prepare_dated(stakes)
+    holders = holders if "_end" in holders.columns else prepare_dated(holders)
+    s = _stacked_prefixes(stakes, [_prefix_len(stakes, d) for d in dates])
+    h = _stacked_prefixes(holders, [_prefix_len(holders, d) for d in dates])
+    return _links(s, h, entities, cfg, by=["_key"])
+
+
+def _links(s: pd.DataFrame, h: pd.DataFrame, entities: pd.DataFrame, cfg: dict, by: list[str] | None = None
+           ) -> pd.DataFrame:
+    """The links of :func:`links_as_of` from point-in-time cuts of the prepared stake and holder
+    frames; ``by``: further key columns (``_key`` for stacked cuts) that the links are kept apart by."""
+    by = list(by or [])
     rights = cfg["rights"]
     cont = re.compile(cfg["contingent_pattern"])
     kinds = entities.set_index("entity_id")["kind"]
     out = []
 
-    s = stakes.iloc[: _prefix_len(stakes, as_of)]
     if len(s):
         s = s.assign(ref_row=pd.to_numeric(s["ref_row"]))
-        last = _latest(s.assign(_any=1), ["investor_id", "investee_id"], "_any").drop(columns="_any")
-        stake = _latest(s, ["investor_id", "investee_id"], "stake_pct")[
-            ["investor_id", "investee_id", "stake_pct", "as_of", "notes", "ref_row"]].rename(
+        pair = by + ["investor_id", "investee_id"]
+        last = _latest(s.assign(_any=1), pair, "_any").drop(columns="_any")
+        stake = _latest(s, pair, "stake_pct")[
+            pair + ["stake_pct", "as_of", "notes", "ref_row"]].rename(
             columns={"as_of": "stake_as_of", "notes": "stake_notes", "ref_row": "stake_ref_row"})
-        m = last.drop(columns=["stake_pct"]).merge(stake, on=["investor_id", "investee_id"], how="left")
+        m = last.drop(columns=["stake_pct"]).merge(stake, on=pair, how="left")
         beta = m["stake_pct"] / 100.0
         contingent = m["stake_notes"].fillna("").str.contains(cont)
         voting = m["voting"].fillna("unknown")
@@ -106,12 +140,11 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "derived": m["stake_notes"].fillna("").str.contains("DERIVED"),
             "as_of": m["stake_as_of"].fillna(m["as_of"]),
             "ref_row": m["stake_ref_row"].fillna(m["ref_row"]).astype(int),
-            "ref_file": "stake_rights.csv"}))
+            "ref_file": "stake_rights.csv", **{c: m[c] for c in by}}))
 
-    h = holders.iloc[: _prefix_len(holders, as_of)]
     if len(h):
         h = h.assign(ref_row=pd.to_numeric(h["ref_row"]))
-        keys = ["company_id", "holder_id"]
+        keys = by + ["company_id", "holder_id"]
         econ = _latest(h, keys, "pct_shares_outstanding")[keys + ["pct_shares_outstanding", "as_of", "ref_row",
                                                                           "holder_type"]
                                                                   + (["ref_file"] if "ref_file" in h else [])]
@@ -134,9 +167,10 @@ def links_as_of(stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFr
             "voting": np.where(votes.notna(), "reported" , "unknown"), "board_seat": None, "board_observer": None,
             "derived": False, "as_of": m["as_of"], "ref_row": m["ref_row"].fillna(-1).astype(int),
             "ref_file": (m["_econ_file"].fillna(m["ref_file"]) if "_econ_file" in m
-                         else pd.Series("institutional_holders.csv", index=m.index)).fillna("institutional_holders.csv")}))
+                         else pd.Series("institutional_holders.csv", index=m.index)).fillna("institutional_holders.csv"),
+            **{c: m[c] for c in by}}))
     if not out:
-        return pd.DataFrame(columns=["owner_id", "firm_id", "kind", "beta", "votes", "gamma_rights", "status"])
+        return pd.DataFrame(columns=["owner_id", "firm_id", "kind", "beta", "votes", "gamma_rights", "status", *by])
     links = pd.concat(out, ignore_index=True)
     if cfg.get("jurisdictional"):
         from .screens import jurisdictional_weights
@@ -167,15 +201,21 @@ class Matrices:
     (nodes x nodes: the numerators of the O'Brien-Salop profit weights), all scipy CSR.
     """
 
-    def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str]):
+    def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str], tag: str | None = None):
         inc = links[links["status"] == "included"]
         firm = to_group(inc["firm_id"], group)
         owner_node = to_group(inc["owner_id"], group)
+        owner_id = inc["owner_id"]
+        if tag is not None:
+            # block-diagonal: the links of each value of column ``tag`` (a point-in-time cut) form
+            # their own owners and nodes, named "<id><TAG_SEP><tag>" (``extra_nodes`` come named so)
+            t = TAG_SEP + inc[tag].astype(str)
+            firm, owner_node, owner_id = firm + t, owner_node + t, owner_id + t
         nodes = sorted(set(firm) | set(extra_nodes))
         node_set = set(nodes)
         firm_owned = (owner_node.isin(node_set) & (owner_node != firm)).to_numpy()
         ultimate = (~owner_node.isin(node_set)).to_numpy()
-        owners = sorted(set(inc["owner_id"][ultimate]))
+        owners = sorted(set(owner_id[ultimate]))
         self.nodes, self.owners = nodes, owners + [RESIDUAL + n for n in nodes]
         self.node_index = {n: i for i, n in enumerate(nodes)}
         oi = {o: i for i, o in enumerate(self.owners)}
@@ -184,7 +224,7 @@ class Matrices:
         self.link_index = inc.index.to_numpy()[use]        # links that enter the matrices
         self.is_c = firm_owned[use]
         self.row = np.where(firm_owned, owner_node.map(self.node_index).fillna(0).to_numpy(),
-                            inc["owner_id"].map(oi).fillna(0).to_numpy()).astype(np.int64)[use]
+                            owner_id.map(oi).fillna(0).to_numpy()).astype(np.int64)[use]
         self.col = firm.map(self.node_index).to_numpy(dtype=np.int64)[use]
         self.link_beta = inc["beta"].to_numpy(dtype=float)[use]
         self.link_votes = inc["votes"].fillna(0.0).to_numpy(dtype=float)[use]
@@ -326,11 +366,14 @@ def _at(m, rows, cols) -> np.ndarray:
     return out
 
 
-def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[str, str]):
+def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[str, str], tag: str | None = None):
     """Market-periods of ``shares`` as padded arrays: keys (market_id, period), shares S
-    (markets x width, percent) and node columns (padding points one past the last node)."""
+    (markets x width, percent) and node columns (padding points one past the last node).
+    ``tag``: the column naming each row's block of stacked :class:`Matrices`."""
     s = shares[shares["share_pct"].notna()].copy()
     s["node"] = to_group(s["entity_id"], group)
+    if tag is not None:
+        s["node"] = s["node"] + TAG_SEP + s[tag].astype(str)
     s["col"] = s["node"].map(node_index)
     if s["col"].isna().any():
         raise ValueError(f"market firms without an ownership node: {sorted(s.loc[s['col'].isna(), 'node'])}")
@@ -347,8 +390,15 @@ def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[
 
 def _pairs(S: np.ndarray, cols: np.ndarray, n_nodes: int):
     """Ordered pairs (p != q) of firms in each market row: market index, shares and nodes."""
-    m, p, q = np.nonzero((cols[:, :, None] < n_nodes) & (cols[:, None, :] < n_nodes)
-                         & ~np.eye(S.shape[1], dtype=bool)[None])
+    # a market's firms fill its first positions (market_layout): n firms give n (n - 1) pairs,
+    # enumerated without materialising the padded markets x width x width cube
+    nf = (cols < n_nodes).sum(axis=1).astype(np.int64)
+    per = nf * nf
+    m = np.repeat(np.arange(len(nf)), per)
+    offs = np.arange(len(m)) - np.repeat(np.cumsum(per) - per, per)
+    p, q = offs // nf[m], offs % nf[m]
+    off = p != q
+    m, p, q = m[off], p[off], q[off]
     return m, S[m, p], S[m, q], cols[m, p], cols[m, q]
 
 
@@ -542,33 +592,45 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
-    key, links, mats = None, None, None
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
     # report use); MHHI itself for every period
     ends = period_end(shares["period"])
     latest_mask = ends == ends.groupby(shares["market_id"]).transform("max")
     shares = shares.assign(_latest=latest_mask.to_numpy())
-    for as_of, part in shares.groupby("as_of", sort=True):
-        # the prepared frames are sorted by date: the links as of a date depend only on how many
-        # rows of each are dated by then, so consecutive periods with no new rows share matrices
-        now = (_prefix_len(stakes, as_of), _prefix_len(holders, as_of))
-        if now != key:
-            key, links = now, links_as_of(stakes, holders, entities, as_of, cfg)
-            mats = Matrices(links, market_nodes, group)
-            # the same links split by what they are: common ownership (institutional holders) and
-            # strategic stakes (stake_rights, 13D/13G), each delta computed alone
-            # (on the same nodes, so one market layout serves all three)
-            parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group) for kind in ("holder", "stake")}
-        layout = market_layout(part, mats.node_index, group)
+    # the prepared frames are sorted by date: the links as of a date depend only on how many rows
+    # of each are dated by then, so dates with the same prefix lengths share one cut. Cuts are
+    # scored together as the blocks of block-diagonal matrices, in chunks of bounded size.
+    cuts = pd.DataFrame({"as_of": sorted(shares["as_of"].unique())})
+    cuts["ns"] = [_prefix_len(stakes, d) for d in cuts["as_of"]]
+    cuts["nh"] = [_prefix_len(holders, d) for d in cuts["as_of"]]
+    cuts["_key"] = cuts.groupby(["ns", "nh"], sort=False).ngroup()
+    shares = shares.merge(cuts[["as_of", "_key"]], on="as_of", how="left", validate="many_to_one")
+    first = cuts.drop_duplicates("_key")
+    size = (first["ns"] + first["nh"] + len(market_nodes) + 1).to_numpy()
+    chunk = np.cumsum(size) // CHUNK_ROWS
+    for _, block in first.groupby(chunk, sort=True):
+        links = links_as_of_many(stakes, holders, entities, list(block["as_of"]), cfg)
+        links["_key"] = block["_key"].to_numpy()[links["_key"].to_numpy(dtype=np.int64)]
+        extra = [n + TAG_SEP + str(k) for k in block["_key"] for n in market_nodes]
+        mats = Matrices(links, extra, group, tag="_key")
+        # the same links split by what they are: common ownership (institutional holders) and
+        # strategic stakes (stake_rights, 13D/13G), each delta computed alone
+        # (on the same nodes, so one market layout serves all three)
+        parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key")
+                 for kind in ("holder", "stake")}
+        part = shares[shares["_key"].isin(block["_key"])]
+        layout = market_layout(part, mats.node_index, group, tag="_key")
         res = layout_mhhi(layout, mats)
         for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
             # same layout, same row order (keys x regimes): aligned by position
             res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
-        results.append(res.assign(ownership_as_of=as_of))
+        as_of = part.drop_duplicates(["market_id", "period"]).set_index(["market_id", "period"])["as_of"]
+        res["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(res[["market_id", "period"]])).to_numpy()
+        results.append(res)
         latest = part[part["_latest"]]
         if not top_drivers or latest.empty:
             continue
-        lay_keys, *_ = lay_latest = market_layout(latest, mats.node_index, group)
+        lay_keys, *_ = lay_latest = market_layout(latest, mats.node_index, group, tag="_key")
         c = link_contributions(lay_latest, mats)
         row = links.loc[mats.link_index[c["link"].to_numpy()]]
         drivers.append(pd.DataFrame({
@@ -576,7 +638,9 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
             "regime": c["regime"].to_numpy(), "delta_contribution": c["delta_contribution"].to_numpy(),
             "owner_id": row["owner_id"].to_numpy(), "firm_id": row["firm_id"].to_numpy(),
             "beta": row["beta"].to_numpy(), "link_kind": row["kind"].to_numpy()}))
-    mhhi = pd.concat(results, ignore_index=True)
+    mhhi = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
+        columns=["market_id", "period", "hhi", "mhhi", "delta", "regime", "delta_common", "delta_strategic",
+                 "ownership_as_of"])
     drv = pd.concat(drivers, ignore_index=True) if drivers else pd.DataFrame(
         columns=["market_id", "period", "regime", "delta_contribution", "owner_id", "firm_id", "beta", "link_kind",
                  "rank"])

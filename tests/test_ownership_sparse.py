@@ -87,3 +87,72 @@ def test_chain_inverse_with_cycle_matches_dense():
     c[0, 1], c[1, 0], c[1, 2], c[2, 3] = 0.3, 0.4, 0.5, 0.2
     got = _chain_inverse(sp.csr_matrix(c)).toarray()
     np.testing.assert_allclose(got, np.linalg.inv(np.eye(4) - c), atol=1e-12)
+
+
+def _one_cut_at_a_time(shares, stakes, holders, entities, run_date, cfg):
+    """The MHHI of every market-period and the drivers of each market's latest period, computed
+    the plain way: one date at a time, each with its own links and matrices."""
+    from riskmodels.dates import period_end
+    from riskmodels.ownership import group_of, links_as_of
+
+    group = group_of(entities)
+    shares = shares[shares["share_pct"].notna()].copy()
+    shares["as_of"] = period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
+    ends = period_end(shares["period"])
+    shares["_latest"] = (ends == ends.groupby(shares["market_id"]).transform("max")).to_numpy()
+    nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
+    mhhi, contrib = [], []
+    for as_of, part in shares.groupby("as_of"):
+        links = links_as_of(stakes, holders, entities, as_of, cfg)
+        mats = Matrices(links, nodes, group)
+        mhhi.append(layout_mhhi(market_layout(part, mats.node_index, group), mats).assign(ownership_as_of=as_of))
+        latest = part[part["_latest"]]
+        if len(latest):
+            lay = market_layout(latest, mats.node_index, group)
+            c = link_contributions(lay, mats)
+            row = links.loc[mats.link_index[c["link"].to_numpy()]]
+            contrib.append(pd.DataFrame({"market_id": lay[0]["market_id"].to_numpy()[c["m"]],
+                                         "regime": c["regime"].to_numpy(), "owner_id": row["owner_id"].to_numpy(),
+                                         "firm_id": row["firm_id"].to_numpy(),
+                                         "delta_contribution": c["delta_contribution"].to_numpy()}))
+    return pd.concat(mhhi, ignore_index=True), pd.concat(contrib, ignore_index=True)
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 1])
+def test_stacked_point_in_time_cuts_equal_one_cut_at_a_time(monkeypatch, chunk_rows):
+    """ownership_scores scores all dates' links as blocks of one block-diagonal system (in chunks):
+    on the shipped snapshot, every market-period's MHHI and every driver equal the per-date
+    computation; chunk_rows=1 puts every cut in a chunk of its own."""
+    import datetime as dt
+    from pathlib import Path
+
+    from riskmodels import ownership
+    from riskmodels.config import load_yaml
+
+    root = Path(__file__).resolve().parent.parent
+    if chunk_rows:
+        monkeypatch.setattr(ownership, "CHUNK_ROWS", chunk_rows)
+    read = lambda name: pd.read_csv(root / "data" / f"{name}.csv")  # noqa: E731
+    shares, stakes, holders, entities = (read(n) for n in ("market_shares", "stake_rights", "institutional_holders",
+                                                            "entities"))
+    screens = load_yaml(root / "config" / "screens.yaml")
+    cfg = {**load_yaml(root / "config" / "ownership.yaml"), "jurisdictional": {
+        "control": screens["control"], "jurisdictions": screens["jurisdictional_mhhi"]["jurisdictions"]}}
+    run_date = dt.date(2026, 12, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mhhi, _, _, contrib = ownership.ownership_scores(shares, stakes, holders, entities, run_date, cfg)
+        want_mhhi, want_contrib = _one_cut_at_a_time(shares, stakes, holders, entities, run_date, cfg)
+    assert mhhi["ownership_as_of"].nunique() > 10 and len(want_contrib) > 50
+    key = ["market_id", "period", "regime"]
+    got = mhhi.set_index(key).sort_index()
+    want = want_mhhi.set_index(key).sort_index()
+    assert got.index.equals(want.index)
+    for col in ("hhi", "mhhi", "delta"):
+        np.testing.assert_allclose(got[col].to_numpy(float), want[col].to_numpy(float), atol=1e-9)
+    assert (got["ownership_as_of"] == want["ownership_as_of"]).all()
+    key = ["market_id", "regime", "owner_id", "firm_id"]
+    got_c = contrib[key + ["delta_contribution"]].sort_values(key + ["delta_contribution"]).reset_index(drop=True)
+    want_c = want_contrib.sort_values(key + ["delta_contribution"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got_c[key].astype(str), want_c[key].astype(str))
+    np.testing.assert_allclose(got_c["delta_contribution"], want_c["delta_contribution"], atol=1e-9)
