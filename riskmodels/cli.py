@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     p_what.add_argument("--rights", help="rights beside the votes, comma-separated (board_seat, board_observer, "
                                          "consultation, commercial_dependence, veto_budget, veto_business_plan, "
                                          "veto_investments, veto_appointments)")
+    p_what.add_argument("--value-usd-bn", type=float, dest="value_usd_bn",
+                        help="the stake's transaction value in USD bn, for the HSR size-of-transaction test")
     p_what.add_argument("--json", action="store_true")
     p_report = sub.add_parser("report", help="write the self-contained HTML report of one run date")
     p_report.add_argument("--date", type=_date, help="run date (default: the latest published)")
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             result = whatif(args.market, args.acquirer, args.target, args.stake, args.control, args.period,
-                            rights=args.rights)
+                            rights=args.rights, value_usd_bn=args.value_usd_bn)
         except ValueError as exc:
             print(f"riskmodels whatif: {exc}", file=sys.stderr)
             return 2

@@ -535,8 +535,21 @@ def dominance_table(d, names: dict, mnames: dict, settings: Settings) -> str:
         f"<small><code>{E(r.market_id)}</code></small></td><td>{E(str(r.period))}</td><td>{r.value:g}</td>"
         f"<td class='{'firing' if r.durable else ''}'>{E(r.verdict)}{'' if r.verified == 'primary' else ' <small>· unverified</small>'}"
         "</td></tr>" for r in t.itertuples())
+    c = _q("SELECT entity_id, market_id, period, value, verdict, verified FROM screens "
+           "WHERE run_date = :d AND screen = 'durable_dominance_concept' ORDER BY value DESC, market_id", d, settings)
+    concept = ""
+    if len(c):
+        crow = "".join(
+            f"<tr><td>{E(names.get(r.entity_id, r.entity_id))}</td><td><code>{E(r.market_id)}</code></td>"
+            f"<td>{E(str(r.period))}</td><td>{r.value:g}</td><td class='{'firing' if r.verdict.startswith('durably') else ''}'>"
+            f"{E(r.verdict)}{'' if r.verified == 'primary' else ' <small>· unverified</small>'}</td></tr>"
+            for r in c.itertuples())
+        concept = ("<p><small>The same test on each concept's consensus: the median share across the concept's "
+                   "series in each year (<code>concept_firm_shares</code>).</small></p><table class='data' id='dominance-concepts'>"
+                   "<tr><th>firm</th><th>concept</th><th>latest year</th><th>quarters at 30%+</th><th>verdict</th></tr>"
+                   f"{crow}</table>")
     return (head + "<table class='data'><tr><th>firm</th><th>series</th><th>latest period</th><th>quarters at 30%+</th>"
-            f"<th>verdict</th></tr>{rows}</table>")
+            f"<th>verdict</th></tr>{rows}</table>" + concept)
 
 
 def changes_section(d, names: dict, subject, market, settings: Settings) -> str:
@@ -767,6 +780,11 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
              "source FROM screens WHERE run_date = :d", d, settings)
     by_pair = {k: g for k, g in scr.groupby(["investor_id", "investee_id"])} if len(scr) else {}
 
+    labels = {"mguppi": "MGUPPI", "entrenchment": "Entrenchment", "eu_non_horizontal": "EU non-horizontal safe harbour"}
+
+    def label(screen: str) -> str:
+        return screen.split(".", 1)[1].upper() if screen.startswith("control.") else labels.get(screen, screen)
+
     def screens_table(inv_id: str, inee_id: str) -> str:
         g = by_pair.get((inv_id, inee_id))
         if g is None:
@@ -775,7 +793,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
         first = g.iloc[0]
         if not first.screen.startswith("control."):   # no stake row: only an entrenchment flag
             return ("<table class='screens'><tr><th colspan='3'>Screens</th></tr>" + "".join(
-                f"<tr><td>{E(x.screen)}</td><td>{E(x.verdict)}</td><td><small>{E(x.source)}"
+                f"<tr><td>{E(label(x.screen))}</td><td>{E(x.verdict)}</td><td><small>{E(x.source)}"
                 f"{'' if x.verified == 'primary' else ' · <b>unverified</b>'}</small></td></tr>"
                 for x in g.itertuples()) + "</table>")
         stake = "" if pd.isna(first.stake_pct) else f"{first.stake_pct:g}% stake, "
@@ -783,8 +801,9 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
         return (f"<table class='screens'><tr><th colspan='3'>Control and jurisdiction ({stake}{votes}"
                 f"{'; ' + E(str(first.rights)) if isinstance(first.rights, str) and first.rights else ''}; stake row of "
                 f"{E(str(first.as_of))})</th></tr>" + "".join(
-                    f"<tr><td>{E(x.screen.split('.', 1)[1].upper() if '.' in x.screen else x.screen)}</td><td>{E(x.verdict)}"
-                    f"{'' if not isinstance(x.regime, str) else f' <small>(γ: {E(x.regime)})</small>'}</td><td><small>"
+                    f"<tr><td>{E(label(x.screen))}</td><td>{E(x.verdict)}"
+                    f"{'' if not (isinstance(x.regime, str) and x.screen.startswith('control.')) else f' <small>(γ: {E(x.regime)})</small>'}"
+                    f"</td><td><small>"
                     f"{E(x.source)}{'' if x.verified == 'primary' else ' · <b>unverified</b>'}</small></td></tr>"
                     for x in g.sort_values("screen").itertuples()) + "</table>")
 

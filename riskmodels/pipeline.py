@@ -194,7 +194,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
             from .screens import daily_screens
 
             out["screens"] = daily_screens(frames, conc, group_of(frames["entities"]), screens_cfg, run_date,
-                                           partial_markets)
+                                           partial_markets, links=links,
+                                           concept_shares=out.get("concept_firm_shares"))
         if risk_cfg is not None:
             from .antitrust import antitrust_scores
             from .circular import money_graph, round_trips
@@ -259,9 +260,11 @@ def with_filed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, settings
     if "entities" not in frames:
         return frames, None
     filed = filed_rows(run_date, frames["entities"], settings)
-    if not any(len(filed[n]) for n in FILED_DATASETS):
+    if not any(len(filed[n]) for n in (*FILED_DATASETS, "segment_margins")):
         return frames, None
     out = dict(frames)
+    if len(filed["segment_margins"]):   # cited margins for the unilateral screens (riskmodels.screens)
+        out["segment_margins"] = filed["segment_margins"]
     for name in FILED_DATASETS:
         add = filed[name]
         if name in out and len(add):

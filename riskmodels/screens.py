@@ -407,6 +407,23 @@ def durable_dominance(shares: pd.DataFrame, conc: pd.DataFrame | None, config: d
                       verified=cfg.get("verified", "unverified"))[DOMINANCE_COLUMNS]
 
 
+def concept_dominance(concept_shares: pd.DataFrame, config: dict, run_date=None) -> pd.DataFrame:
+    """:func:`durable_dominance` on the consensus of each analyst concept (``concept_firm_shares``):
+    a concept's year buckets are its periods and the median share across its series in a bucket
+    (percent) the firm's share; the concept is fresh when its latest bucket has a fresh series
+    (``n_fresh`` > 0). The ``latest`` bucket (a mix of periods) is no period. Same columns, with
+    ``market_id`` the concept id; a concept with one series is that analyst's series again."""
+    if concept_shares is None or concept_shares.empty:
+        return pd.DataFrame(columns=DOMINANCE_COLUMNS)
+    c = concept_shares[concept_shares["bucket"].ne("latest") & concept_shares["share_median"].notna()]
+    shares = pd.DataFrame({"market_id": c["concept_id"], "period": c["bucket"], "entity_id": c["entity_id"],
+                           "share_pct": c["share_median"]})
+    fresh = c.assign(_f=pd.to_numeric(c["n_fresh"], errors="coerce").fillna(0) > 0).groupby(
+        ["concept_id", "bucket"], as_index=False)["_f"].any().rename(
+        columns={"concept_id": "market_id", "bucket": "period", "_f": "fresh"})
+    return durable_dominance(shares, fresh, config, run_date)
+
+
 ENTRENCHMENT_COLUMNS = ["investor_id", "investee_id", "link", "dominant_id", "counterparty_id", "market_id",
                         "reason", "date", "ref_file", "ref_row", "source", "verified"]
 
@@ -471,14 +488,19 @@ def entrenchment(dominance: pd.DataFrame, shares: pd.DataFrame, investments: pd.
 
 
 def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str], config: dict,
-                  run_date=None, partial_markets=()) -> pd.DataFrame:
+                  run_date=None, partial_markets=(), links: pd.DataFrame | None = None,
+                  concept_shares: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every ``screens`` row of one run from its point-in-time frames: control per stake and
     jurisdiction (:func:`daily_control_screens`), durable dominance per (series, firm) at the
     dominance share (:func:`durable_dominance`; ``value`` quarters at it, ``threshold`` the
-    quarters needed) and entrenchment per flagged relationship (:func:`entrenchment`; ``value``
+    quarters needed), the same per concept consensus with ``concept_shares``
+    (:func:`concept_dominance`, screen ``durable_dominance_concept``) and entrenchment per flagged relationship (:func:`entrenchment`; ``value``
     the number of series, the verdict names each series and reason) and the EU non-horizontal
     safe harbour per relationship (:func:`eu_safe_harbour`; ``value`` the largest combined share
-    in a market concerned, ``threshold`` the share bound)."""
+    in a market concerned, ``threshold`` the share bound) and, with the run date's ownership
+    ``links``, MGUPPI per stake relationship (:func:`unilateral_screens`; ``value`` the MGUPPI as
+    a fraction of price where a cited margin exists, else empty with the sensitivity range in the
+    verdict; ``threshold`` the first configured threshold; the series where it is highest)."""
     parts = [daily_control_screens(frames["stake_rights"], config)] if "stake_rights" in frames else []
     shares = frames["market_shares"]
     dom = durable_dominance(shares, conc, config, run_date)
@@ -491,6 +513,17 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
             "threshold": dom["min_quarters"], "verdict": dom["verdict"] + " at " + dom["share_pct"].map("{:g}".format)
             + "% in " + dom["period"] + ", at the share since " + dom["first_period"], "regime": None, "verified": dom["verified"], "source": dom["source"],
             "ref_file": "market_shares.csv", "ref_row": None}))
+    cdom = concept_dominance(concept_shares, config, run_date)
+    if len(cdom):   # the same test on each concept's consensus (median share across its series)
+        parts.append(pd.DataFrame({
+            "subject_type": "firm", "subject_id": cdom["entity_id"] + "@" + cdom["market_id"],
+            "screen": "durable_dominance_concept", "investor_id": None, "investee_id": None,
+            "entity_id": cdom["entity_id"], "market_id": cdom["market_id"], "period": cdom["period"], "as_of": None,
+            "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None, "value": cdom["quarters"],
+            "threshold": cdom["min_quarters"], "verdict": cdom["verdict"] + " at a median " + cdom["share_pct"].map(
+                "{:g}".format) + "% across the concept's series in " + cdom["period"] + ", at the share since "
+            + cdom["first_period"], "regime": None, "verified": cdom["verified"], "source": cdom["source"],
+            "ref_file": "concept_firm_shares", "ref_row": None}))
     ent = entrenchment(dom, shares, frames["investments"], frames["compute_commitments"], group, config)
     if len(ent):
         ent = ent.assign(_what=ent["dominant_id"] + " durably dominant in " + ent["market_id"] + ": "
@@ -513,6 +546,28 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                                    value=eu["max_share_pct"],
                                    threshold=float(config["vertical"]["eu_safe_harbour"]["share_pct"][1]),
                                    regime=None, ref_file=None, ref_row=None))
+    if conc is not None and links is not None and "unilateral" in config:
+        u = unilateral_screens(links, shares, conc, group, config, frames.get("segment_margins"), partial_markets)
+        if len(u):
+            thresholds = config["unilateral"]["guppi_thresholds"]
+            u = u.assign(verdict=_guppi_verdicts(u, thresholds),
+                         _at=u["mguppi"].fillna(u["high"]).fillna(-1.0)).sort_values(
+                ["investor_id", "investee_id", "_at"], ascending=[True, True, False], kind="stable")
+            n = u.groupby(["investor_id", "investee_id"])["market_id"].transform("size")
+            u = u.assign(verdict=u["verdict"] + np.where(n > 1, " (the highest of " + n.astype(str)
+                                                         + " series where both sell)", ""))
+            w = u.drop_duplicates(["investor_id", "investee_id"])
+            parts.append(pd.DataFrame({
+                "subject_type": "relationship", "subject_id": w["investor_id"] + "->" + w["investee_id"],
+                "screen": "mguppi", "investor_id": w["investor_id"], "investee_id": w["investee_id"],
+                "entity_id": None, "market_id": w["market_id"], "period": w["period"], "as_of": None,
+                "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None, "value": w["mguppi"],
+                "threshold": float(thresholds[0]["value"]), "verdict": "MGUPPI " + w["verdict"],
+                "regime": config["unilateral"].get("kappa_regime", "rights"),
+                "verified": "; ".join(dict.fromkeys(t.get("verified", "unverified") for t in thresholds)),
+                "source": "margin: " + w["margin_source"].fillna("none") + "; thresholds: "
+                          + "; ".join(t["source"] for t in thresholds),
+                "ref_file": None, "ref_row": None}))
     if not parts:
         return pd.DataFrame(columns=SCREEN_COLUMNS)
     out = pd.concat([p[SCREEN_COLUMNS] for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
@@ -548,23 +603,9 @@ def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFram
     (sop, sb), (hop, hb) = cfg["share_pct"], cfg["hhi"]
     cols = ["investor_id", "investee_id", "markets", "max_share_pct", "worst", "worst_hhi", "inside", "verdict",
             "source", "verified"]
-    c = conc[~conc["market_id"].isin(list(partial_markets))]
-    keep = shares["share_pct"].notna() & shares["entity_id"].notna()
-    if "estimate_type" in shares:   # forecasts are not shares held (config dominance.exclude_estimate_types)
-        keep &= ~shares["estimate_type"].isin(config.get("dominance", {}).get("exclude_estimate_types") or [])
-    held = shares.loc[keep, ["market_id", "period"]].drop_duplicates()
-    c = c.merge(held, on=["market_id", "period"])
-    if "period_end" in c:
-        c = c.sort_values(["market_id", "period_end"], kind="stable")
-    latest = c.groupby("market_id").tail(1)
-    if "fresh" in latest:
-        latest = latest[latest["fresh"].astype(bool)]
-    latest = latest[["market_id", "period", "hhi"]]
-    s = shares[keep].merge(latest, on=["market_id", "period"])
+    s = fresh_latest_shares(shares, conc, group, config, partial_markets)
     if s.empty or pairs.empty:
         return pd.DataFrame(columns=cols)
-    s = s.assign(group=s["entity_id"].map(group).fillna(s["entity_id"]),
-                 share_pct=pd.to_numeric(s["share_pct"], errors="coerce").astype(float))
     per = s.groupby(["market_id", "group"], as_index=False).agg(share_pct=("share_pct", "sum"), hhi=("hhi", "first"))
     p = pairs.assign(_a=pairs["investor_id"].map(group).fillna(pairs["investor_id"]),
                      _b=pairs["investee_id"].map(group).fillna(pairs["investee_id"]))
@@ -588,6 +629,120 @@ def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFram
                               + " market(s) concerned (largest: " + detail + ")",
                               "outside the safe harbour (" + detail + ")")
     return out.assign(source=cfg["source"], verified=cfg.get("verified", "unverified"))[cols]
+
+
+def fresh_latest_shares(shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str], config: dict,
+                        partial_markets=()) -> pd.DataFrame:
+    """Share rows (percent) of each series' latest period when it is fresh, with the series' HHI
+    and each row's ``group``; forecasts (``dominance.exclude_estimate_types``) and reporting
+    firms' sums (``partial_markets``) are no markets held."""
+    c = conc[~conc["market_id"].isin(list(partial_markets))]
+    keep = shares["share_pct"].notna() & shares["entity_id"].notna()
+    if "estimate_type" in shares:
+        keep &= ~shares["estimate_type"].isin(config.get("dominance", {}).get("exclude_estimate_types") or [])
+    held = shares.loc[keep, ["market_id", "period"]].drop_duplicates()
+    c = c.merge(held, on=["market_id", "period"])
+    if "period_end" in c:
+        c = c.sort_values(["market_id", "period_end"], kind="stable")
+    latest = c.groupby("market_id").tail(1)
+    if "fresh" in latest:
+        latest = latest[latest["fresh"].astype(bool)]
+    s = shares[keep].merge(latest[["market_id", "period", "hhi"]], on=["market_id", "period"])
+    return s.assign(group=s["entity_id"].map(group).fillna(s["entity_id"]),
+                    share_pct=pd.to_numeric(s["share_pct"], errors="coerce").astype(float))
+
+
+def cited_margins(filed: pd.DataFrame | None, config: dict) -> pd.DataFrame:
+    """Margins (fraction of price) per entity from cited sources only: the filings'
+    (:func:`riskmodels.sources.sec.model.segment_margins`, label ``filing``) first, then
+    ``unilateral.margins`` of config (each labelled, e.g. ``assumption``, with its source)."""
+    cols = ["entity_id", "margin", "source", "label"]
+    parts = [filed[cols]] if filed is not None and len(filed) else []
+    rows = (config.get("unilateral") or {}).get("margins") or []
+    if rows:
+        parts.append(pd.DataFrame(rows).reindex(columns=cols))
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True).drop_duplicates("entity_id")
+
+
+def unilateral_screens(links: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str],
+                       config: dict, margins: pd.DataFrame | None = None, partial_markets=()) -> pd.DataFrame:
+    """Ownership-weighted GUPPI per stake relationship in every fresh series where both groups sell.
+
+    For each included stake link (owner -> firm; ownership.links_as_of as of the run date), with
+    a = the owner's group and b = the firm's: kappa_ab = K_ab / K_aa from the MHHI engine's
+    profit weights under ``unilateral.kappa_regime`` (O'Brien and Salop 2000), the diversion
+    D_ab = s_b / (1 - s_a) from the series' shares and b's margin from a cited source
+    (:func:`cited_margins`): MGUPPI_a = kappa_ab x D_ab x m_b (prices taken equal; Farrell and
+    Shapiro 2010). Without a cited margin, the ``margin_sensitivity`` range gives low and high
+    values, never a point. One row per relationship and series: investor_id, investee_id,
+    market_id, period, kappa, share_self_pct, share_other_pct, diversion, margin,
+    margin_source, mguppi (NaN without a margin), low, high. Vectorised over pairs x series."""
+    from .ownership import Matrices, _at
+
+    cols = ["investor_id", "investee_id", "market_id", "period", "kappa", "share_self_pct", "share_other_pct",
+            "diversion", "margin", "margin_source", "mguppi", "low", "high"]
+    uni = config["unilateral"]
+    inc = links[(links["status"] == "included") & (links["kind"] == "stake")] if len(links) else links
+    if inc.empty or conc is None:
+        return pd.DataFrame(columns=cols)
+    s = fresh_latest_shares(shares, conc, group, config, partial_markets)
+    per = s.sort_values("share_pct", ascending=False).groupby(["market_id", "period", "group"], as_index=False).agg(
+        share_pct=("share_pct", "sum"), entity_id=("entity_id", "first"))   # the group's largest seller names it
+    p = inc[["owner_id", "firm_id"]].drop_duplicates().assign(
+        a=lambda d: d["owner_id"].map(group).fillna(d["owner_id"]), b=lambda d: d["firm_id"].map(group).fillna(d["firm_id"]))
+    p = p[p["a"] != p["b"]]
+    m = p.merge(per.rename(columns={"group": "a", "share_pct": "share_self_pct", "entity_id": "_ea"}), on="a").merge(
+        per.rename(columns={"group": "b", "share_pct": "share_other_pct", "entity_id": "_eb"}),
+        on=["market_id", "period", "b"])
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    mats = Matrices(links, sorted(set(per["group"])), group)
+    K = mats.K[uni.get("kappa_regime", "rights")]
+    ia, ib = (m[c].map(mats.node_index).fillna(-1).astype(int).to_numpy() for c in ("a", "b"))
+    kaa, kab = _at(K, ia, ia), _at(K, ia, ib)
+    kappa = np.clip(np.divide(kab, kaa, out=np.zeros_like(kab), where=kaa > 0), 0.0, 1.0)
+    sa, sb = m["share_self_pct"].to_numpy(float), m["share_other_pct"].to_numpy(float)
+    div = np.divide(sb, 100.0 - sa, out=np.full_like(sb, np.nan), where=sa < 100)
+    cm = cited_margins(margins, config)
+    mg = m[["_eb", "b"]].merge(cm.rename(columns={"entity_id": "_eb"}), on="_eb", how="left")
+    by_group = m[["b"]].merge(cm.rename(columns={"entity_id": "b"}), on="b", how="left")
+    margin = mg["margin"].fillna(by_group["margin"]).to_numpy(float)
+    source = mg["source"].fillna(by_group["source"])
+    usable = (margin >= 0) & (margin <= 1)
+    sens = uni.get("margin_sensitivity") or {}
+    lo_m, hi_m = sens.get("range", [np.nan, np.nan])
+    base = kappa * div
+    out = pd.DataFrame({
+        "investor_id": m["owner_id"], "investee_id": m["firm_id"], "market_id": m["market_id"], "period": m["period"],
+        "kappa": kappa, "share_self_pct": sa, "share_other_pct": sb, "diversion": div,
+        "margin": np.where(usable, margin, np.nan),
+        "margin_source": np.where(usable, source, np.where(np.isnan(margin), sens.get("source"),
+                                                           source.fillna("") + " (an operating loss: no margin)")),
+        "mguppi": np.where(usable, base * margin, np.nan),
+        "low": np.where(usable, np.nan, base * lo_m), "high": np.where(usable, np.nan, base * hi_m)})
+    return out[cols].reset_index(drop=True)
+
+
+def _guppi_verdicts(u: pd.DataFrame, thresholds: list[dict]) -> pd.Series:
+    """Verdict text per :func:`unilateral_screens` row against every configured threshold."""
+    t = np.array([float(x["value"]) for x in thresholds])
+    point = u["mguppi"].to_numpy(float)
+    at = np.where(np.isnan(point), u["high"].to_numpy(float), point)
+    over = at[:, None] > t[None, :]
+    names = np.array([f"{100 * v:g}%" for v in t], dtype=object)
+    above = pd.Series("", index=u.index)
+    for j, name in enumerate(names):          # one pass per threshold (a handful), not per row
+        above = above + np.where(over[:, j], ", " + name, "")
+    above = above.str.slice(2)
+    pct = lambda x: (100 * x).map("{:.2f}%".format)  # noqa: E731
+    head = ("on " + u["investor_id"] + "'s price in " + u["market_id"] + " " + u["period"] + " (kappa "
+            + u["kappa"].map("{:.3f}".format) + ", diversion " + u["diversion"].map("{:.3f}".format) + "): ")
+    exact = pct(u["mguppi"]) + np.where(above.ne(""), ": above " + above, ": below every threshold")
+    sens = ("sensitivity only " + pct(u["low"]) + "-" + pct(u["high"]) + " over assumed margins"
+            + np.where(above.ne(""), "; above " + above + " at the high end", "; below every threshold"))
+    return head + np.where(np.isnan(point), sens, exact)
 
 
 def screens_summary(screens: pd.DataFrame) -> dict:

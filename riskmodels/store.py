@@ -161,7 +161,8 @@ sec_holdings = sa.Table(
     *_filing_columns(),
 )
 
-# revenue facts of 10-K/10-Q inline XBRL: consolidated (axis null) and by segment / product member
+# revenue (and operating income: config/segments.yaml margin_concepts) facts of 10-K/10-Q inline
+# XBRL: consolidated (axis null) and by segment / product member
 sec_segment_revenue = sa.Table(
     "sec_segment_revenue", metadata,
     sa.Column("accession", sa.String(20), primary_key=True), sa.Column("concept", sa.String(160), primary_key=True),

@@ -9,6 +9,7 @@ Units: shares and stakes in percent, HHI/MHHI in points.
 from __future__ import annotations
 
 import difflib
+import math
 import warnings
 
 import pandas as pd
@@ -38,7 +39,8 @@ def _resolve_entity(name: str, entities: pd.DataFrame, aliases: dict[str, str]) 
 
 
 def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: str = "proportional",
-           period: str | None = None, settings: Settings | None = None, rights=None) -> dict:
+           period: str | None = None, settings: Settings | None = None, rights=None,
+           value_usd_bn: float | None = None) -> dict:
     """Pre and post HHI, MHHI and deltas for one hypothetical stake, with every guideline's verdict.
 
     Parameters
@@ -57,6 +59,10 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     rights : list of str, optional
         Rights the stake carries beside its votes (``riskmodels.screens.RIGHTS``: board_seat,
         board_observer, consultation, veto_budget, ...), for the control screens.
+    value_usd_bn : float, optional
+        The stake's transaction value (USD bn) for the HSR size-of-transaction test
+        (``control.us.size_of_transaction`` of ``config/screens.yaml``); without it the test says
+        "not assessed" (a value is never derived from a share).
 
     The result's ``screens`` (``config/screens.yaml``): the stake's control class per jurisdiction,
     the acquirer's ownership-weighted GUPPI on its own price (MGUPPI: kappa from the post-deal
@@ -68,6 +74,8 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
         raise ValueError(f"control must be one of {sorted(CONTROL_TO_REGIME)}, got {control!r}")
     if not 0 < stake_pct <= 100:
         raise ValueError(f"stake_pct must be in (0, 100], got {stake_pct}")
+    if value_usd_bn is not None and not (math.isfinite(value_usd_bn) and value_usd_bn > 0):
+        raise ValueError(f"value_usd_bn must be a positive number of USD bn, got {value_usd_bn}")
     regime = CONTROL_TO_REGIME[control]
     run = store.read_sql("SELECT MAX(run_date) AS d FROM market_share_facts", settings=settings)["d"].iloc[0]
     if run is None or pd.isna(run):
@@ -144,8 +152,11 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
         result["verdicts"][g] = {"zone": s.zone, "presumption": s.presumption, "concern": s.concern,
                                  "source": s.source}
     kappa = _kappa(post_m, regime, a_node, t_node)
+    # the target's margin: its own, else that of the target group's firm selling in this series
+    sellers = shares.assign(node=to_group(shares["entity_id"], group)).sort_values("share_pct", ascending=False)
+    candidates = [t_id] + [e for e in sellers.loc[sellers["node"] == t_node, "entity_id"] if e != t_id] + [t_node]
     result["screens"] = deal_screens(market, run, a_id, t_id, stake_pct, control, rights, s_a, s_t, kappa, level,
-                                     settings)
+                                     settings, margin_ids=candidates, entities=entities, value_usd_bn=value_usd_bn)
     return result
 
 
@@ -160,18 +171,46 @@ def _kappa(mats: Matrices, regime: str, a_node: str, t_node: str) -> float:
     return min(1.0, max(0.0, float(K[i, j]) / kaa)) if kaa > 0 else 0.0
 
 
+def size_of_transaction(value_usd_bn: float | None, us_class: dict, cfg: dict) -> dict:
+    """The HSR size-of-transaction test (Clayton Act s.7A(a)(2); threshold, year and source in
+    ``control.us.size_of_transaction``): a filing may be required when the value held as a result
+    exceeds the threshold and the stake is not exempt (``us_class``: the stake's US control class);
+    the size-of-person test and other exemptions are not assessed here. Money in USD bn."""
+    t = cfg["control"]["us"]["size_of_transaction"]
+    base = {"threshold_usd_bn": float(t["threshold_usd_bn"]), "year": t.get("year"), "source": t["source"],
+            "verified": t.get("verified", "unverified"), "value_usd_bn": value_usd_bn}
+    if value_usd_bn is None:
+        return {**base, "above": None, "verdict": "not assessed (no transaction value given: --value-usd-bn)"}
+    above = value_usd_bn > float(t["threshold_usd_bn"])
+    exempt = us_class.get("regime") == "silent"
+    verdict = (f"USD {value_usd_bn:g} bn {'above' if above else 'not above'} USD {float(t['threshold_usd_bn']):g} bn"
+               + (": a filing may be required (size-of-person and other exemptions not assessed)" if above and not exempt
+                  else ": the passive-investment exemption applies" if above else ": no filing on this test"))
+    return {**base, "above": bool(above), "verdict": verdict}
+
+
 def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: float, control: str, rights,
                  share_acquirer_pct: float, share_target_pct: float, kappa: float, post_level: float,
-                 settings: Settings | None = None) -> dict:
-    """The screens of ``config/screens.yaml`` for one hypothetical stake (see :func:`whatif`)."""
-    from .screens import JURISDICTIONS, control_class, guppi_screen, screens_config
+                 settings: Settings | None = None, margin_ids: list[str] | None = None,
+                 entities: pd.DataFrame | None = None, value_usd_bn: float | None = None) -> dict:
+    """The screens of ``config/screens.yaml`` for one hypothetical stake (see :func:`whatif`).
+    The target's margin is the first of ``margin_ids`` (default: the target) with a cited margin:
+    a filing's segment operating margin known by the run date, else a labelled config entry."""
+    from .screens import JURISDICTIONS, cited_margins, control_class, guppi_screen, screens_config
 
     cfg = screens_config(settings)
     votes = 0.0 if control == "none" else float(stake_pct)
     out: dict = {"control": {j: control_class(votes, rights, j, cfg) for j in JURISDICTIONS}}
     uni = cfg["unilateral"]
-    cited = {m["entity_id"]: m for m in uni.get("margins") or []}
-    margin = cited.get(target)
+    filed = None
+    if entities is not None:
+        from .sources.sec.model import filed_rows
+
+        filed = filed_rows(pd.Timestamp(run_date).date(), entities, settings)["segment_margins"]
+    table = cited_margins(filed, cfg)
+    table = table[(table["margin"] >= 0) & (table["margin"] <= 1)]     # an operating loss is no margin
+    cited = {r["entity_id"]: r for r in table.to_dict("records")}
+    margin = next((cited[e] for e in (margin_ids or [target]) if e in cited), None)
     if share_acquirer_pct <= 0 or share_target_pct <= 0:
         g = {"value": None, "verdict": "not applicable (both firms need a share in this series)"}
     else:
@@ -182,6 +221,7 @@ def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: f
         g.pop("thresholds", None)
     out["mguppi"] = {"kappa": kappa, **g, "thresholds": [{"value": t["value"], "source": t["source"]}
                                                          for t in uni["guppi_thresholds"]]}
+    out["size_of_transaction"] = size_of_transaction(value_usd_bn, out["control"]["us"], cfg)
     co = cfg["coordinated"]
     out["coordinated"] = {"post_level": post_level, "above": float(co["hhi_above"]),
                           "flag": bool(post_level > float(co["hhi_above"])), "source": co["source"],
@@ -220,6 +260,9 @@ def format_whatif(r: dict) -> str:
         if m.get("margin_source"):
             lines.append(f"  margin: {m['margin_source']}")
         lines.append("  thresholds: " + "; ".join(f"{100 * t['value']:g}% ({t['source']})" for t in m["thresholds"]))
+        st = sc["size_of_transaction"]
+        lines.append(f"HSR size of transaction ({st['year']} threshold): {st['verdict']} ({st['source']}"
+                     + ("" if st["verified"] == "primary" else "; unverified") + ")")
         co = sc["coordinated"]
         lines += ["", f"Coordinated effects: post {r['screened_on']} {co['post_level']:,.0f} "
                   + (f"above {co['above']:,.0f}: FLAG" if co["flag"] else f"not above {co['above']:,.0f}")

@@ -156,6 +156,22 @@ def test_whatif_screens_a_silent_minority_stake(published):
     text = format_whatif(r)
     assert "Control and jurisdiction" in text and "MGUPPI" in text and "Coordinated effects" in text
     assert "[unverified]" in text                                                # UK rule marked
+    # HSR size of transaction: never derived from a share; with a value, compared with the
+    # configured threshold (USD 0.1264 bn for 2025), and a passive 10% keeps its exemption
+    st = sc["size_of_transaction"]
+    assert st["above"] is None and st["verdict"].startswith("not assessed")
+    assert "HSR size of transaction (2025 threshold): not assessed" in text
+    big = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none", value_usd_bn=2.0)
+    assert big["screens"]["size_of_transaction"]["above"] is True
+    assert "passive-investment exemption applies" in big["screens"]["size_of_transaction"]["verdict"]
+    seat = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none", rights="board_seat",
+                  value_usd_bn=0.1265)["screens"]["size_of_transaction"]
+    assert seat["above"] and "a filing may be required" in seat["verdict"]
+    at = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none", rights="board_seat",
+                value_usd_bn=0.1264)["screens"]["size_of_transaction"]
+    assert at["above"] is False and "no filing on this test" in at["verdict"]   # "exceeds": not at the threshold
+    with pytest.raises(ValueError, match="value_usd_bn"):
+        whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, value_usd_bn=-1)
 
 
 def test_the_jurisdictional_regime_follows_each_links_control_class(published):

@@ -295,3 +295,83 @@ def test_screens_summary_without_any_stake_row():
     assert got[("a", "b")] == "Screens: eu non horizontal: inside the safe harbour (unverified rules: eu_non_horizontal)."
     assert got[("a", "c")] == "Screens: entrenchment: flag: x."
     assert screens.screens_summary(t.iloc[0:0]) == {}
+
+
+# ---------------------------------------------------------------- unilateral screens, daily
+def _links(rows):
+    cols = ["owner_id", "firm_id", "kind", "beta", "votes", "gamma_rights", "status"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_daily_mguppi_on_a_worked_example():
+    """a holds 20% of b (votes 20%, rights weight 0.2). Matrices: others@a controls a fully and owns
+    20% of b through a, so K_ab = 1 x 0.2, K_aa = 1 and kappa_ab = 0.2. Shares a 40%, b 20%, c 40%:
+    D_ab = 20 / (100 - 40) = 1/3. With b's margin 0.5 cited: MGUPPI = 0.2 x 1/3 x 0.5 = 1/30 (3.33%:
+    above 2.5% and 1.5%, below 5%). Without a margin: the sensitivity 0.2 x 1/3 x [0.2, 0.6]."""
+    cfg = screens.screens_config()
+    conc = pd.DataFrame({"market_id": ["m", "elsewhere"], "period": ["2025FY"] * 2,
+                         "period_end": pd.to_datetime(["2025-12-31"] * 2), "hhi": [3600.0, 10000.0],
+                         "fresh": [True, True]})
+    shares = pd.DataFrame({"market_id": ["m", "m", "m", "elsewhere"], "period": "2025FY",
+                           "entity_id": ["a", "b", "c", "x"], "share_pct": [40.0, 20.0, 40.0, 100.0]})
+    links = _links([("a", "b", "stake", 0.2, 0.2, 0.2, "included"),
+                    ("a", "x", "stake", 0.3, 0.3, 0.3, "included"),        # x sells elsewhere: no overlap
+                    ("fund", "b", "holder", 0.05, 0.05, 0.05, "included")])  # passive holders are no relationship
+    cited = {**cfg, "unilateral": {**cfg["unilateral"], "margins": [
+        {"entity_id": "b", "margin": 0.5, "source": "worked example", "label": "assumption"}]}}
+    u = screens.unilateral_screens(links, shares, conc, {}, cited)
+    assert len(u) == 1 and (u.investor_id.item(), u.investee_id.item(), u.market_id.item()) == ("a", "b", "m")
+    assert u.kappa.item() == pytest.approx(0.2)       # the fund holds b, not a: K_aa stays 1
+    assert u.diversion.item() == pytest.approx(1 / 3) and u.mguppi.item() == pytest.approx(1 / 30)
+    assert u.margin_source.item() == "worked example"
+    verdict = screens._guppi_verdicts(u, cfg["unilateral"]["guppi_thresholds"]).item()
+    assert verdict.startswith("on a's price in m 2025FY (kappa 0.200, diversion 0.333): 3.33%: above 2.5%, 1.5%")
+    # no cited margin: a range over the configured sensitivity, never a point
+    u = screens.unilateral_screens(links, shares, conc, {}, cfg)
+    assert np.isnan(u.mguppi.item()) and u.low.item() == pytest.approx(0.2 / 3 * 0.2)
+    assert u.high.item() == pytest.approx(0.2 / 3 * 0.6)
+    assert "sensitivity only 1.33%-4.00%" in screens._guppi_verdicts(u, cfg["unilateral"]["guppi_thresholds"]).item()
+    # a filing whose segment made an operating loss gives no margin to screen with
+    loss = pd.DataFrame({"entity_id": ["b"], "margin": [-0.07], "source": ["SEC EDGAR 10-K x"], "label": ["filing"]})
+    u = screens.unilateral_screens(links, shares, conc, {}, cfg, margins=loss)
+    assert np.isnan(u.mguppi.item()) and "operating loss" in u.margin_source.item()
+    # the filing's margin wins over a config assumption for the same firm
+    gain = loss.assign(margin=[0.3])
+    assert screens.unilateral_screens(links, shares, conc, {}, cited, margins=gain).mguppi.item() == \
+        pytest.approx(0.2 / 3 * 0.3)
+    # a stale series is no market concerned now
+    assert screens.unilateral_screens(links, shares, conc.assign(fresh=False), {}, cfg).empty
+
+
+def test_the_daily_mguppi_rows_on_the_snapshot(workspace):
+    import datetime as dt
+
+    from riskmodels import pipeline, store
+
+    d = dt.date(2026, 12, 1)
+    pipeline.run(d)
+    s = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'mguppi'", {"d": d}).set_index(
+        "subject_id")
+    # Alphabet's stake in Anthropic: both sell in Menlo's US enterprise API spend series; no
+    # filing or analyst gives Anthropic's margin, so only the sensitivity range is shown
+    row = s.loc["alphabet->anthropic"]
+    assert row.market_id == "model.menlo.us-ent-api.spend"
+    assert row.value is None or np.isnan(row.value)
+    assert "sensitivity only" in row.verdict and row.verdict.startswith("MGUPPI on alphabet's price")
+    assert row.threshold == 0.05 and "Sainsbury" in row.source and row.regime == "rights"
+    # durable dominance on each concept's consensus (median across its series, year buckets):
+    # Nvidia at a median 80% of data-centre accelerators in 2025FY, 30%+ since 2024FY -> 8 quarters
+    cd = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'durable_dominance_concept'",
+                        {"d": d}).set_index("subject_id")
+    nv = cd.loc["nvidia@dc-accelerators.ww"]
+    assert nv.value == 8 and nv.verdict.startswith("durably dominant") and nv.period == "2025FY"
+    assert "median 80%" in nv.verdict and nv.market_id == "dc-accelerators.ww"
+    assert "not yet durable" in cd.loc["anthropic@enterprise-llm-api", "verdict"]
+    # the report's risk card for the pair shows it as its own row, cited
+    from riskmodels.htmlreport import build_report
+
+    text = build_report(d, workspace / "report").read_text()
+    card = text.split("<div class='risk'><b>Alphabet Inc. → Anthropic PBC", 1)[1].split("<div class='risk'>", 1)[0]
+    assert "<td>MGUPPI</td>" in card and "sensitivity only" in card and "Sainsbury" in card
+    assert "<td>EU non-horizontal safe harbour</td>" in card
+    assert "id='dominance-concepts'" in text and "dc-accelerators.ww" in text.split("id='dominance-concepts'")[1]

@@ -49,7 +49,9 @@ def test_a_day_publishes_every_recorded_filing_and_a_rerun_changes_nothing(repla
     mmm = h[h.cusip == "88579Y101"].iloc[0]
     assert mmm.value_usd == 287000.0 and mmm.shares == 2397
     rev = store.read_sql("SELECT * FROM sec_segment_revenue WHERE member = 'amzn:AmazonWebServicesSegmentMember'")
-    assert rev.set_index("period_end").value_usd["2024-12-31"] == 107_556_000_000
+    by = rev.set_index(["concept", "period_end"]).value_usd
+    assert by["us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax", "2024-12-31"] == 107_556_000_000
+    assert by["us-gaap:OperatingIncomeLoss", "2024-12-31"] == 39_834_000_000   # for the segment margin
     so = store.read_sql("SELECT * FROM sec_shares_outstanding WHERE cik = '1652044' AND origin = 'inline' "
                         "AND concept = 'dei:EntityCommonStockSharesOutstanding'")
     assert so.shares.sum() == 5_833_000_000 + 860_000_000 + 5_497_000_000  # classes A, B, C
@@ -119,6 +121,15 @@ def test_filed_rows_are_point_in_time_by_filing_date(replay, workspace):
     # Bull Street's Alphabet shares (classes A and C summed) over Alphabet's shares outstanding
     row = hold.loc[("cik-1790837", "alphabet")]
     assert 0 < row.pct_shares_outstanding < 0.01 and "classes summed" in row.notes
+    # segment operating margins, cited to the filing: AWS FY2024 39,834 / 107,556 $M (its own
+    # context); Google Cloud 6,112 / 43,229 $M (operating income paired with OperatingSegmentsMember)
+    mg = late["segment_margins"].set_index("entity_id")
+    assert mg.loc["aws", "margin"] == pytest.approx(39_834 / 107_556)
+    assert mg.loc["google-cloud", "margin"] == pytest.approx(6_112 / 43_229)
+    assert mg.loc["aws", "accession"] == "0001018724-25-000004" and set(mg.label) == {"filing"}
+    assert str(mg.loc["google-cloud", "period_end"])[:10] == "2024-12-31"
+    assert "us-gaap:OperatingIncomeLoss" in mg.loc["aws", "source"] and "errs low" in mg.loc["aws", "source"]
+    assert filed_rows(dt.date(2025, 2, 6), ent)["segment_margins"].entity_id.tolist() == ["google-cloud"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -154,6 +165,15 @@ def test_the_daily_model_uses_the_filed_facts(replay, backend):
     # a share of the reporting firms' sum is not a market share: no guideline threshold fires on it
     states = store.read_sql("SELECT rule_id, subject_id FROM alert_state")
     assert len(states) and not states.subject_id.str.contains("sec-filings").any()
+    # the what-if's MGUPPI takes the target's margin from its filing: Google Cloud's FY2024 segment
+    # operating margin 6,112 / 43,229 $M (a full merger: kappa 1, MGUPPI = GUPPI)
+    from riskmodels.screens import guppi
+    from riskmodels.whatif import whatif
+
+    w = whatif("cloud.synergy.ww", "amazon", "google-cloud", 100, control="full")
+    g = w["screens"]["mguppi"]
+    assert "0001652044-25-000014" in g["margin_source"] and "OperatingIncomeLoss" in g["margin_source"]
+    assert g["value"] == pytest.approx(guppi(w["acquirer_share_pct"], w["target_share_pct"], 6_112 / 43_229))
 
 
 FORM_IDX = """Description:           Master Index of EDGAR Dissemination Feed by Form Type

@@ -240,7 +240,8 @@ def fact_frames(parsed: dict, c: dict, url: str | None, sha: str) -> dict[str, p
         frames = {}
         if df.empty:
             return {"sec_segment_revenue": df}
-        concepts = set(_segments_config()["concepts"])
+        seg = _segments_config()
+        concepts = set(seg["concepts"]) | set((seg.get("margin_concepts") or {}).values())
         rev = df[df["concept"].isin(concepts) & df["period_start"].notna() & df["value_usd"].notna()]
         frames["sec_segment_revenue"] = pd.DataFrame({
             "accession": base["accession"], "concept": rev["concept"],

@@ -137,6 +137,61 @@ def segment_shares(revenue: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> 
     return out[cols].reset_index(drop=True)
 
 
+MARGIN_COLUMNS = ["entity_id", "margin", "kind", "concept", "revenue_concept", "axis", "member", "period_start",
+                  "period_end", "operating_income_usd_bn", "revenue_usd_bn", "accession", "form", "source",
+                  "source_url", "label"]
+
+
+def segment_margins(facts: pd.DataFrame, entities: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Segment operating margins (fraction of revenue) from known ``sec_segment_revenue`` rows:
+    per configured member (``config/segments.yaml``), operating income over the same member's
+    revenue (the first configured revenue concept) for the same 12-month fiscal period, from the
+    latest period filed; restatements resolved as in :func:`segment_shares`. Money in USD bn.
+    A segment that made an operating loss keeps its (negative) margin: screens then call it not
+    usable rather than guess. ``label`` is ``filing`` (a cited, reported figure)."""
+    income = (cfg.get("margin_concepts") or {}).get("operating_income")
+    if facts.empty or not income:
+        return pd.DataFrame(columns=MARGIN_COLUMNS)
+    ciks = entities.set_index("entity_id")["cik"].dropna().astype(str).to_dict()
+    members = pd.DataFrame([{**m, "cik": ciks.get(m["filer"])} for mk in cfg["markets"].values()
+                            for m in mk["members"]])
+    members = members[members["cik"].notna()].drop_duplicates(["cik", "axis", "member", "entity"])
+    # the member's own context, or it paired with a segment_contexts dimension (sorted, as parsed)
+    own = members["axis"] + "=" + members["member"]
+    ctx = [members.assign(dimensions=own, _ctx=0)] + [
+        members.assign(dimensions=[";".join(sorted([o, extra])) for o in own], _ctx=i + 1)
+        for i, extra in enumerate(cfg.get("segment_contexts") or [])]
+    members = pd.concat(ctx, ignore_index=True)
+    f = facts.sort_values(["_known", "accession"]).drop_duplicates(
+        ["cik", "concept", "period_start", "period_end", "dimensions"], keep="last")
+    f = f[pd.to_numeric(f["duration_months"], errors="coerce") == 12].drop(columns=["axis", "member"])
+    f = f.merge(members[["cik", "dimensions", "axis", "member", "entity", "_ctx"]], on=["cik", "dimensions"])
+    f = f.sort_values("_ctx").drop_duplicates(["entity", "concept", "period_start", "period_end"])
+    rank = {c: i for i, c in enumerate(cfg["concepts"])}
+    rev = f.assign(_rank=f["concept"].map(rank)).dropna(subset=["_rank"]).sort_values("_rank").drop_duplicates(
+        ["entity", "period_start", "period_end"])
+    inc = f[f["concept"] == income]
+    key = ["entity", "axis", "member", "period_start", "period_end"]
+    m = inc.merge(rev[key + ["concept", "value_usd"]].rename(columns={"concept": "revenue_concept",
+                                                                       "value_usd": "revenue_usd"}), on=key)
+    m = m[m["revenue_usd"] > 0]
+    if m.empty:
+        return pd.DataFrame(columns=MARGIN_COLUMNS)
+    m = m.sort_values(["entity", "period_end"]).groupby("entity").tail(1)
+    span = m["period_start"].astype(str) + ".." + m["period_end"].astype(str)
+    out = pd.DataFrame({
+        "entity_id": m["entity"], "margin": m["value_usd"] / m["revenue_usd"], "kind": "segment operating margin",
+        "concept": m["concept"], "revenue_concept": m["revenue_concept"], "axis": m["axis"], "member": m["member"],
+        "period_start": m["period_start"], "period_end": m["period_end"],
+        "operating_income_usd_bn": m["value_usd"] / 1e9, "revenue_usd_bn": m["revenue_usd"] / 1e9,
+        "accession": m["accession"], "form": m["form"],
+        "source": ("SEC EDGAR " + m["form"].astype(str) + " " + m["accession"] + ": " + m["concept"] + " / "
+                   + m["revenue_concept"] + " [" + m["axis"] + " = " + m["member"] + "], " + span
+                   + " (segment operating margin: below the price-cost margin, so a screen from it errs low)"),
+        "source_url": m["filing_url"], "label": "filing"})
+    return out[MARGIN_COLUMNS].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- ownership
 def _cusip_map(entities: pd.DataFrame) -> pd.Series:
     """CUSIP issuer prefix (6 characters) -> entity id (every listed class of a registry issuer)."""
@@ -270,6 +325,7 @@ def filed_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings | N
     holders13f = holder_rows(hold, so, entities, int(cfg.get("max_shares_gap_days", 190)))
     strategic, holders13 = stake_rows(stakes, entities)
     out = {"market_shares": shares, "markets": sec_markets(settings) if len(shares) else sec_markets(settings).iloc[:0],
+           "segment_margins": segment_margins(rev, entities, cfg),
            "institutional_holders": pd.concat([f for f in (holders13f, holders13) if len(f)] or [holders13f],
                                               ignore_index=True),
            "stake_rights": strategic}
