@@ -46,7 +46,9 @@ from .dates import date_end, period_end
 REGIMES = ("silent", "rights", "proportional", "full", "jurisdictional")
 RESIDUAL = "others@"
 #: stacked stake + holder rows (and market nodes) per chunk of point-in-time cuts in ownership_scores
-CHUNK_ROWS = 400_000
+CHUNK_ROWS = 50_000
+#: padded layout cells (shares) or firm-pair cells (drivers) per batch of market-periods
+BATCH_CELLS = 2_000_000
 TAG_SEP = "\x1f@"   # between an id and its point-in-time cut in stacked matrices (never in an id)
 
 
@@ -574,6 +576,31 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
     return pd.concat(out, ignore_index=True)
 
 
+def _batches(shares: pd.DataFrame, power: int, budget: int | None = None):
+    """``shares`` split into batches of whole market-periods for :func:`market_layout`: market-
+    periods of similar firm counts n (the same power-of-two bucket, so padding at most doubles a
+    row) and at most ``budget`` cells of n ** ``power`` per batch (1: the layout's shares; 2: the
+    firm-pair blocks the drivers read). One batch at the snapshot; bounded memory at scale."""
+    budget = budget or BATCH_CELLS
+    keys = ["market_id", "period"]
+    n = shares.groupby(keys, sort=False)["entity_id"].transform("size").to_numpy()
+    if len(shares) == 0:
+        return
+    cost = pd.Series(n.astype(np.float64) ** power)
+    first = ~shares.duplicated(keys).to_numpy()                 # count each market-period once
+    bucket = np.floor(np.log2(np.maximum(n, 1))).astype(np.int64)
+    order = np.lexsort((np.arange(len(n)), bucket))
+    run = np.zeros(len(n))
+    per_bucket = pd.Series(np.where(first, cost, 0.0)[order]).groupby(bucket[order]).cumsum().to_numpy()
+    run[order] = per_bucket
+    # a market-period's rows share its running cost position: take it from its first row
+    pos = pd.Series(np.where(first, run, np.nan)).groupby(
+        pd.Series(shares.groupby(keys, sort=False).ngroup().to_numpy())).transform("first").to_numpy()
+    batch = bucket * (1 << 32) + (np.maximum(pos - 1, 0) // budget).astype(np.int64)
+    for _, part in shares.groupby(batch, sort=True):
+        yield part
+
+
 def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame,
                      entities: pd.DataFrame, run_date: dt.date, cfg: dict, top_drivers: int = 3):
     """MHHI per market-period and regime, the links used, and the stakes driving each delta.
@@ -618,26 +645,29 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         # (on the same nodes, so one market layout serves all three)
         parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key")
                  for kind in ("holder", "stake")}
-        part = shares[shares["_key"].isin(block["_key"])]
-        layout = market_layout(part, mats.node_index, group, tag="_key")
-        res = layout_mhhi(layout, mats)
-        for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
-            # same layout, same row order (keys x regimes): aligned by position
-            res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
-        as_of = part.drop_duplicates(["market_id", "period"]).set_index(["market_id", "period"])["as_of"]
-        res["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(res[["market_id", "period"]])).to_numpy()
-        results.append(res)
-        latest = part[part["_latest"]]
+        in_block = shares[shares["_key"].isin(block["_key"])]
+        # market-periods in batches of similar width (padded layouts stay near their real size)
+        for part in _batches(in_block, power=1):
+            layout = market_layout(part, mats.node_index, group, tag="_key")
+            res = layout_mhhi(layout, mats)
+            for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
+                # same layout, same row order (keys x regimes): aligned by position
+                res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
+            as_of = part.drop_duplicates(["market_id", "period"]).set_index(["market_id", "period"])["as_of"]
+            res["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(res[["market_id", "period"]])).to_numpy()
+            results.append(res)
+        latest = in_block[in_block["_latest"]]
         if not top_drivers or latest.empty:
             continue
-        lay_keys, *_ = lay_latest = market_layout(latest, mats.node_index, group, tag="_key")
-        c = link_contributions(lay_latest, mats)
-        row = links.loc[mats.link_index[c["link"].to_numpy()]]
-        drivers.append(pd.DataFrame({
-            "market_id": lay_keys["market_id"].to_numpy()[c["m"]], "period": lay_keys["period"].to_numpy()[c["m"]],
-            "regime": c["regime"].to_numpy(), "delta_contribution": c["delta_contribution"].to_numpy(),
-            "owner_id": row["owner_id"].to_numpy(), "firm_id": row["firm_id"].to_numpy(),
-            "beta": row["beta"].to_numpy(), "link_kind": row["kind"].to_numpy()}))
+        for part in _batches(latest, power=2):     # drivers read each market's firm-pair block
+            lay_keys, *_ = lay_latest = market_layout(part, mats.node_index, group, tag="_key")
+            c = link_contributions(lay_latest, mats)
+            row = links.loc[mats.link_index[c["link"].to_numpy()]]
+            drivers.append(pd.DataFrame({
+                "market_id": lay_keys["market_id"].to_numpy()[c["m"]], "period": lay_keys["period"].to_numpy()[c["m"]],
+                "regime": c["regime"].to_numpy(), "delta_contribution": c["delta_contribution"].to_numpy(),
+                "owner_id": row["owner_id"].to_numpy(), "firm_id": row["firm_id"].to_numpy(),
+                "beta": row["beta"].to_numpy(), "link_kind": row["kind"].to_numpy()}))
     mhhi = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
         columns=["market_id", "period", "hhi", "mhhi", "delta", "regime", "delta_common", "delta_strategic",
                  "ownership_as_of"])

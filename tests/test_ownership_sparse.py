@@ -122,7 +122,8 @@ def _one_cut_at_a_time(shares, stakes, holders, entities, run_date, cfg):
 def test_stacked_point_in_time_cuts_equal_one_cut_at_a_time(monkeypatch, chunk_rows):
     """ownership_scores scores all dates' links as blocks of one block-diagonal system (in chunks):
     on the shipped snapshot, every market-period's MHHI and every driver equal the per-date
-    computation; chunk_rows=1 puts every cut in a chunk of its own."""
+    computation; chunk_rows=1 puts every cut in a chunk of its own (and every market-period in a
+    layout batch of its own)."""
     import datetime as dt
     from pathlib import Path
 
@@ -130,8 +131,9 @@ def test_stacked_point_in_time_cuts_equal_one_cut_at_a_time(monkeypatch, chunk_r
     from riskmodels.config import load_yaml
 
     root = Path(__file__).resolve().parent.parent
-    if chunk_rows:
+    if chunk_rows:   # and every market-period in a layout batch of its own
         monkeypatch.setattr(ownership, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(ownership, "BATCH_CELLS", 1)
     read = lambda name: pd.read_csv(root / "data" / f"{name}.csv")  # noqa: E731
     shares, stakes, holders, entities = (read(n) for n in ("market_shares", "stake_rights", "institutional_holders",
                                                             "entities"))
