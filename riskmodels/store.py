@@ -234,6 +234,66 @@ epoch_frontier_models = sa.Table(
 
 EPOCH_TABLES = {t.name: t for t in (epoch_clusters, epoch_data_centers, epoch_frontier_models)}
 
+# ---- Regulators' feeds and 8-K agreements (riskmodels.sources.feeds; the regulatory_feeds DAG), and
+# the analyst's review of what they suggest (riskmodels.review). Items are stored once per feed and guid.
+feed_items = sa.Table(
+    "feed_items", metadata,
+    sa.Column("feed", sa.String(32), primary_key=True), sa.Column("guid", sa.String(512), primary_key=True),
+    sa.Column("position", sa.Integer), sa.Column("title", sa.Text, nullable=False), sa.Column("link", sa.Text),
+    sa.Column("summary", sa.Text), sa.Column("published", sa.String(32)), sa.Column("date", sa.Date, nullable=False),
+    # false: the feed's keep_if filter dropped it (not about competition); kept for the record
+    sa.Column("kept", sa.Boolean, nullable=False),
+    # CMA cases: the GOV.UK Content API document's fields (case_error when it could not be read)
+    sa.Column("case_type", sa.String(64)), sa.Column("case_state", sa.String(32)), sa.Column("market_sector", sa.Text),
+    sa.Column("outcome_type", sa.String(128)), sa.Column("opened_date", sa.String(10)),
+    sa.Column("closed_date", sa.String(10)), sa.Column("case_sha256", sa.String(64)), sa.Column("case_error", sa.Text),
+    sa.Column("document_sha256", sa.String(64), nullable=False), sa.Column("landing_path", sa.Text),
+    sa.Column("first_run_date", sa.Date, nullable=False),
+)
+
+
+def _review_columns() -> list[sa.Column]:
+    """What every candidate carries: the suggested row, its review (pending | known | accepted |
+    rejected), who reviewed it and when, the note and the accepted row (JSON)."""
+    return [sa.Column("suggested", sa.Text, nullable=False), sa.Column("status", sa.String(16), nullable=False),
+            sa.Column("reviewer", sa.String(120)), sa.Column("reviewed_at", sa.DateTime), sa.Column("note", sa.Text),
+            sa.Column("accepted", sa.Text), sa.Column("seq", sa.Integer, nullable=False, unique=True),
+            sa.Column("created_run_date", sa.Date, nullable=False), sa.Column("created_at", sa.DateTime, nullable=False)]
+
+
+candidate_events = sa.Table(
+    "candidate_events", metadata,
+    sa.Column("candidate_id", sa.String(16), primary_key=True),
+    sa.Column("feed", sa.String(32), nullable=False), sa.Column("guid", sa.String(512), nullable=False),
+    sa.Column("authority", sa.String(120), nullable=False), sa.Column("jurisdiction", sa.String(32)),
+    sa.Column("date", sa.Date, nullable=False), sa.Column("title", sa.Text, nullable=False), sa.Column("link", sa.Text),
+    sa.Column("party_ids", sa.Text, nullable=False), sa.Column("matched", sa.Text, nullable=False),
+    sa.Column("rule_id", sa.String(64)), sa.Column("category", sa.String(64)), sa.Column("event_type", sa.String(120)),
+    sa.Column("rule_text", sa.Text), sa.Column("evidence", sa.Text, nullable=False),
+    # the regulatory_events row (or accepted candidate) it matches; status "known" then
+    sa.Column("known_as", sa.Text),
+    sa.Column("document_sha256", sa.String(64), nullable=False), sa.Column("landing_path", sa.Text),
+    sa.Column("case_sha256", sa.String(64)),
+    *_review_columns(),
+)
+
+candidate_deals = sa.Table(
+    "candidate_deals", metadata,
+    sa.Column("candidate_id", sa.String(16), primary_key=True),
+    sa.Column("accession", sa.String(32), nullable=False), sa.Column("cik", sa.String(10), nullable=False),
+    sa.Column("filer_id", sa.String(64), nullable=False), sa.Column("form", sa.String(32), nullable=False),
+    sa.Column("items", sa.String(120), nullable=False), sa.Column("filing_date", sa.Date, nullable=False),
+    sa.Column("url", sa.Text), sa.Column("party_ids", sa.Text), sa.Column("matched", sa.Text),
+    # the dataset the suggested row goes to (compute_commitments | investments) and the rule that said so
+    sa.Column("dataset", sa.String(32)), sa.Column("deal_rule", sa.String(64)), sa.Column("deal_text", sa.Text),
+    sa.Column("amount_usd_bn", sa.Float), sa.Column("amount_text", sa.Text), sa.Column("amount_is_ceiling", sa.Boolean),
+    sa.Column("term_years", sa.Float), sa.Column("term_text", sa.Text), sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("document_sha256", sa.String(64)), sa.Column("landing_path", sa.Text),
+    *_review_columns(),
+)
+
+CANDIDATE_TABLES = {t.name: t for t in (candidate_events, candidate_deals)}
+
 entities = sa.Table(
     "entities", metadata,
     sa.Column("entity_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text, nullable=False),
@@ -917,6 +977,56 @@ def publish_epoch(release: dict, rows: dict[str, pd.DataFrame], settings: Settin
                                                    & (epoch_releases.c.sha256 == release["sha256"])))
         conn.execute(epoch_releases.insert().values(**{c.name: release.get(c.name) for c in epoch_releases.columns}))
     return counts
+
+
+def _insert_candidates(conn, table: sa.Table, rows: list[dict]) -> int:
+    """Insert the candidates not stored yet (by candidate_id: a reviewed one is never touched),
+    numbering them after the table's last ``seq``. Returns how many were new."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":   # two feed runs at once would number the same seq
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"riskmodels-{table.name}"})
+    ids = [r["candidate_id"] for r in rows]
+    have = set()
+    for lo in range(0, len(ids), 500):
+        have |= set(conn.execute(sa.select(table.c.candidate_id).where(table.c.candidate_id.in_(ids[lo:lo + 500])))
+                    .scalars())
+    fresh = [r for r in rows if r["candidate_id"] not in have]
+    if not fresh:
+        return 0
+    seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0))).scalar())
+    now = _now()
+    frame = pd.DataFrame(fresh).assign(seq=range(seq + 1, seq + 1 + len(fresh)), created_at=now)
+    return _bulk_insert(conn, table, conform(frame, table))
+
+
+def publish_feed(items: pd.DataFrame, candidates: list[dict], settings: Settings | None = None) -> dict:
+    """Write one feed document's new items and their candidates in ONE transaction (items
+    already stored are left as they are). Returns rows per table."""
+    engine = get_engine(settings)
+    with transaction(engine) as conn:
+        typed = conform(items, feed_items)
+        keys = list(zip(typed["feed"], typed["guid"]))
+        for feed, guid in keys:
+            conn.execute(feed_items.delete().where((feed_items.c.feed == feed) & (feed_items.c.guid == guid)))
+        n_items = _bulk_insert(conn, feed_items, typed) if len(typed) else 0
+        n_cand = _insert_candidates(conn, candidate_events, candidates)
+    return {"feed_items": n_items, "candidate_events": n_cand}
+
+
+def publish_deals(candidates: list[dict], settings: Settings | None = None) -> dict:
+    """Store new 8-K deal candidates (one transaction; known ids untouched)."""
+    with transaction(get_engine(settings)) as conn:
+        return {"candidate_deals": _insert_candidates(conn, candidate_deals, candidates)}
+
+
+def review_candidate(table: str, candidate_id: str, values: dict, settings: Settings | None = None) -> int:
+    """Record an analyst's decision on one candidate (status, reviewer, reviewed_at, note,
+    accepted); only a pending or known candidate can be decided. Returns rows changed."""
+    t = CANDIDATE_TABLES[table]
+    with transaction(get_engine(settings)) as conn:
+        return conn.execute(t.update().where((t.c.candidate_id == candidate_id) & t.c.status.in_(["pending", "known"]))
+                            .values(**values)).rowcount
 
 
 def read_sql(query: str, params: dict | None = None, settings: Settings | None = None) -> pd.DataFrame:
