@@ -121,6 +121,40 @@ def _sec_parse(path: str, as_json: bool) -> int:
     return 0
 
 
+def _review(args) -> int:
+    from . import review
+
+    try:
+        if args.review_command == "list":
+            df = review.candidates(args.status)
+            if args.json:
+                print(df.to_json(orient="records", date_format="iso", indent=2))
+            elif df.empty:
+                print(f"no {args.status} candidates")
+            else:
+                shown = df.assign(title=df["title"].fillna("").str.slice(0, 70))
+                print(shown.to_string(index=False))
+                print(f"\n{len(df)} candidate(s); `riskmodels review show ID` for the evidence")
+            return 0
+        if args.review_command == "show":
+            print(json.dumps(review.show(args.id), indent=2, default=str))
+            return 0
+        if args.review_command == "accept":
+            sets = {}
+            for item in args.set:
+                field, sep, value = item.partition("=")
+                if not sep or not field.strip():
+                    raise review.ReviewError(f"--set {item!r}: expected FIELD=VALUE")
+                sets[field.strip()] = value
+            print(json.dumps(review.accept(args.id, sets, args.reviewer, args.note), indent=2, default=str))
+            return 0
+        print(json.dumps(review.reject(args.id, args.note, args.reviewer), indent=2, default=str))
+        return 0
+    except review.ReviewError as exc:
+        print(f"riskmodels review {args.review_command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="riskmodels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +218,27 @@ def main(argv: list[str] | None = None) -> int:
     p_eprun = ep_sub.add_parser("run", help="fetch (conditional GET), validate and publish or quarantine each Epoch "
                                 "dataset's new release (replay by default; RISKMODELS_SOURCES_MODE=live goes live)")
     p_eprun.add_argument("--date", required=True, type=_date, help="run date YYYY-MM-DD")
+    p_feeds = sub.add_parser("feeds", help="regulators' feeds (FTC, EC, CMA, DOJ) and 8-K agreements: candidates to review")
+    fd_sub = p_feeds.add_subparsers(dest="feeds_command", required=True)
+    p_fdrun = fd_sub.add_parser("run", help="fetch each feed (replay by default; RISKMODELS_SOURCES_MODE=live goes "
+                                "live), store new items, match watched firms, store candidates")
+    p_fdrun.add_argument("--date", required=True, type=_date, help="run date YYYY-MM-DD")
+    p_review = sub.add_parser("review", help="confirm, edit or reject the candidates the feeds and 8-Ks suggest")
+    rv_sub = p_review.add_subparsers(dest="review_command", required=True)
+    p_rvlist = rv_sub.add_parser("list", help="candidates waiting for review (or --status all|known|accepted|rejected)")
+    p_rvlist.add_argument("--status", default="pending")
+    p_rvlist.add_argument("--json", action="store_true")
+    p_rvshow = rv_sub.add_parser("show", help="one candidate: evidence, matched text, rule, suggested row")
+    p_rvshow.add_argument("id")
+    p_rvacc = rv_sub.add_parser("accept", help="accept the suggested row (edited by --set); it counts from the next run")
+    p_rvacc.add_argument("id")
+    p_rvacc.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="edit a field (repeatable)")
+    p_rvacc.add_argument("--reviewer", help="default: RISKMODELS_REVIEWER, else the login name")
+    p_rvacc.add_argument("--note")
+    p_rvrej = rv_sub.add_parser("reject", help="reject with a note; it never resurfaces")
+    p_rvrej.add_argument("id")
+    p_rvrej.add_argument("--note", required=True)
+    p_rvrej.add_argument("--reviewer")
     p_clean = sub.add_parser("cleanup", help="remove orphaned staging, partial writes and unreferenced landing blobs")
     p_clean.add_argument("--older-than-hours", type=float, help="default: config/storage.yaml orphan_max_age_hours")
     p_serve = sub.add_parser("serve", help="browse and query the SQLite store in Datasette, read-only (immutable)")
@@ -319,6 +374,18 @@ def main(argv: list[str] | None = None) -> int:
             return code
         print(json.dumps(result, indent=2, default=str))
         return EXIT_BAD_INPUT if result["quarantined"] else 0
+    if args.command == "feeds":
+        _logs_to_stderr()
+        from .sources.feeds.daily import run_all
+
+        code, result = _run_guarded(run_all, args.date)
+        if code:
+            print(result, file=sys.stderr)
+            return code
+        print(json.dumps(result, indent=2, default=str))
+        return EXIT_BAD_INPUT if result["quarantined"] else 0
+    if args.command == "review":
+        return _review(args)
     if args.command == "cleanup":
         from .storage import cleanup
 

@@ -23,7 +23,8 @@ from .validate import load_suite_dict, prepare_frame, validate_refs
 log = logging.getLogger(__name__)
 
 #: confidence grades, lowest first; ``filed``: a primary regulatory filing (SEC EDGAR)
-CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high", "filed"]
+#: ``reviewed``: a regulator's feed item or an 8-K an analyst confirmed (riskmodels.review)
+CONFIDENCE_ORDER = ["low", "medium-low", "medium", "medium-high", "high", "reviewed", "filed"]
 #: datasets that rows from SEC filings (riskmodels.sources.sec.model) are added to
 FILED_DATASETS = ("markets", "market_shares", "stake_rights", "institutional_holders")
 #: datasets the run cannot score without (their suites also require at least one row)
@@ -275,6 +276,36 @@ def with_filed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, settings
     return out, filed["sha256"]
 
 
+def with_reviewed_rows(frames: dict[str, pd.DataFrame], run_date: dt.date, refs: dict[str, dict],
+                       settings: Settings) -> tuple[dict, str | None]:
+    """``frames`` plus the candidates an analyst accepted by ``run_date`` (regulatory events,
+    investments, compute commitments; :func:`riskmodels.review.reviewed_rows`), typed as their
+    dataset's suite types them and point in time by the dataset's known dates, and the
+    fingerprint of those rows (None when nothing was accepted)."""
+    import hashlib
+    import json
+
+    from .review import reviewed_rows
+
+    rows = {name: f for name, f in reviewed_rows(run_date, settings).items() if name in frames}
+    if not rows:
+        return frames, None
+    sha = hashlib.sha256(json.dumps({n: f.to_dict("records") for n, f in sorted(rows.items())},
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    out = dict(frames)
+    for name, add in rows.items():
+        ref = refs[name]
+        text = add.astype(object).where(add.notna(), None).map(lambda v: None if v is None else str(v))
+        typed = prepare_frame(text.assign(_row=range(1, len(add) + 1)),
+                              load_suite_dict(ref["suite"], settings).get("meta", {}))
+        typed = typed.drop(columns=[c for c in typed.columns if c.startswith("__")])
+        typed = _point_in_time(typed.assign(input_sha256=sha), ref, run_date)
+        base = out[name]
+        out[name] = pd.concat([base, typed[[c for c in typed.columns if c in base.columns or c in (
+            "reviewer", "reviewed_at")]]], ignore_index=True)
+    return out, sha
+
+
 def with_compute_rows(frames: dict[str, pd.DataFrame], run_date: dt.date,
                       settings: Settings) -> tuple[dict, dict[str, str], list[str]]:
     """``frames`` plus the compute markets, their share rows and the owner -> user compute links
@@ -311,6 +342,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     by_name = {r["dataset"]: r for r in refs}
     frames = {name: _point_in_time(_typed(ref, settings), ref, run_date) for name, ref in by_name.items()}
     frames, filed_sha = with_filed_rows(frames, run_date, settings)
+    frames, reviewed_sha = with_reviewed_rows(frames, run_date, by_name, settings)
     frames, compute_shas, compute_ids = with_compute_rows(frames, run_date, settings)
     from .sources.sec.model import sec_markets
 
@@ -327,6 +359,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)
     staged["filed_sha256"] = filed_sha
+    staged["reviewed_sha256"] = reviewed_sha   # the accepted candidates (riskmodels.review)
     staged["compute_sha256"] = compute_shas
     staged["compute_markets"] = compute_ids
     return staged
@@ -355,6 +388,8 @@ def publish(staged: dict, refs: list[dict], run_date: dt.date, run_id: str, step
     hashes = {r["dataset"]: r["sha256"] for r in refs}
     if staged.get("filed_sha256"):
         hashes["sec_filings"] = staged["filed_sha256"]
+    if staged.get("reviewed_sha256"):
+        hashes["reviewed_candidates"] = staged["reviewed_sha256"]
     hashes.update(staged.get("compute_sha256") or {})  # the Epoch releases the scores used
     steps = dict(step_seconds or {})
     steps["publish"] = None
