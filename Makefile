@@ -12,6 +12,8 @@ LOGICAL := $(TODAY)T06:00:00+00:00
 SEC_LOGICAL := $(TODAY)T04:30:00+00:00
 # Epoch AI (05:00 UTC): same run date.
 EPOCH_LOGICAL := $(TODAY)T05:00:00+00:00
+# Regulators' feeds and 8-Ks (05:30 UTC, after the SEC source listed the 8-Ks): same run date.
+FEEDS_LOGICAL := $(TODAY)T05:30:00+00:00
 
 export AIRFLOW_HOME := $(ROOT)/var/airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -51,6 +53,10 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@$(BIN)/airflow dags test epoch_compute $(EPOCH_LOGICAL) > var/airflow/last-epoch-run.log 2>&1 \
 	  || (tail -n 80 var/airflow/last-epoch-run.log; echo "DAG run failed; full log: var/airflow/last-epoch-run.log"; exit 1)
 	@echo "DAG run succeeded (log: var/airflow/last-epoch-run.log)"
+	@echo "== airflow dags test regulatory_feeds $(FEEDS_LOGICAL)  (FTC, EC, CMA, DOJ feeds replayed from data/recorded/feeds)"
+	@$(BIN)/airflow dags test regulatory_feeds $(FEEDS_LOGICAL) > var/airflow/last-feeds-run.log 2>&1 \
+	  || (tail -n 80 var/airflow/last-feeds-run.log; echo "DAG run failed; full log: var/airflow/last-feeds-run.log"; exit 1)
+	@echo "DAG run succeeded (log: var/airflow/last-feeds-run.log)"
 	@echo "== airflow dags test ai_stack_daily $(LOGICAL)  (run date $(TODAY))"
 	@$(BIN)/airflow dags test ai_stack_daily $(LOGICAL) > var/airflow/last-run.log 2>&1 \
 	  || (tail -n 80 var/airflow/last-run.log; echo "DAG run failed; full log: var/airflow/last-run.log"; exit 1)
@@ -70,6 +76,9 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	@echo
 	@echo "From SEC filings (replayed; RISKMODELS_SOURCES_MODE=live and RISKMODELS_SEC_IDENTITY go live):"
 	@$(BIN)/riskmodels show filings --top 6
+	@echo
+	@echo "Candidates from regulators' feeds and 8-Ks waiting for review (riskmodels review show ID | accept ID | reject ID --note TEXT):"
+	@$(BIN)/riskmodels review list
 	@echo
 	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
 	@echo "Report:      $(ROOT)/var/reports/report-$(TODAY).html (open it in a browser; it works offline)"

@@ -24,7 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, TriggerRule, dag, task, teardown
 
-from riskmodels.assets import EPOCH_DATA, SEC_FACTS
+from riskmodels.assets import EPOCH_DATA, REVIEWED_ROWS, SEC_FACTS
 from riskmodels.notify import RunFailureNotifier
 
 CONCENTRATION = Asset(name="riskmodels_concentration", uri="riskmodels://store/concentration")
@@ -57,10 +57,11 @@ def _all(refs) -> list:
 
 @dag(
     dag_id="ai_stack_daily",
-    # daily, and whenever the sec_filings DAG writes new facts (any of its Assets)
+    # daily, and whenever the sec_filings / epoch_compute DAGs write new facts or the review DAG
+    # records an accepted candidate (any of their Assets)
     schedule=AssetOrTimeSchedule(timetable=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
                                  assets=(SEC_FACTS[0] | SEC_FACTS[1] | SEC_FACTS[2] | SEC_FACTS[3]
-                                         | EPOCH_DATA[0] | EPOCH_DATA[1] | EPOCH_DATA[2])),
+                                         | EPOCH_DATA[0] | EPOCH_DATA[1] | EPOCH_DATA[2] | REVIEWED_ROWS)),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -17,3 +17,8 @@ EPOCH_FRONTIER_MODELS = Asset(name="riskmodels_epoch_frontier_models", uri="risk
 EPOCH_DATA = [EPOCH_CLUSTERS, EPOCH_DATA_CENTERS, EPOCH_FRONTIER_MODELS]
 #: any of these updated starts ai_stack_daily (besides its own schedule)
 SOURCE_ASSETS = [*SEC_FACTS, *EPOCH_DATA]
+#: what the regulatory_feeds DAG updates when it stores new candidates (they wait for review: they
+#: do not change a score, so ai_stack_daily is not scheduled on it)
+FEED_CANDIDATES = Asset(name="riskmodels_feed_candidates", uri="riskmodels://store/candidate_events")
+#: what the review DAG updates when an analyst accepts a candidate: it changes the next run's inputs
+REVIEWED_ROWS = Asset(name="riskmodels_reviewed_candidates", uri="riskmodels://store/reviewed_candidates")

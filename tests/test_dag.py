@@ -30,7 +30,8 @@ def dagbag(airflow_db):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"ai_stack_daily", "sec_filings", "epoch_compute"}
+    assert set(dagbag.dag_ids) == {"ai_stack_daily", "sec_filings", "epoch_compute", "regulatory_feeds",
+                                  "review"}
 
 
 def test_structure(dagbag):
@@ -58,6 +59,13 @@ def test_structure(dagbag):
     assert {a.uri for a in ep.task_dict["announce"].outlets} == {
         f"riskmodels://store/{t}" for t in ("epoch_clusters", "epoch_data_centers", "epoch_frontier_models")}
     assert "riskmodels://store/epoch_clusters" in repr(dag.timetable.asset_condition)
+    # ... or when an analyst accepted a candidate in the review DAG (human in the loop)
+    rv = dagbag.dags["review"]
+    assert {a.uri for a in rv.task_dict["announce"].outlets} == {"riskmodels://store/reviewed_candidates"}
+    assert "riskmodels://store/reviewed_candidates" in repr(dag.timetable.asset_condition)
+    assert type(rv.task_dict["decide"]).__name__ == "MappedOperator"
+    assert rv.task_dict["decide"].operator_class.__name__ == "HITLEntryOperator"
+    assert "riskmodels://store/candidate_events" in repr(rv.timetable.asset_condition)
     for task in dag.tasks:
         assert task.retries >= 2 and task.retry_exponential_backoff
     assert {a.uri for a in dag.task_dict["publish"].outlets} == {
@@ -66,7 +74,8 @@ def test_structure(dagbag):
                                             "circular_flows", "antitrust_scores")}
 
 
-@pytest.mark.parametrize("dag_file", ["ai_stack_daily.py", "sec_filings.py", "epoch_compute.py"])
+@pytest.mark.parametrize("dag_file", ["ai_stack_daily.py", "sec_filings.py", "epoch_compute.py", "regulatory_feeds.py",
+                                      "review.py"])
 def test_dag_file_parses_without_heavy_imports(dag_file):
     code = ("import runpy, sys; runpy.run_path(sys.argv[1]);"
             "import json; print(json.dumps(sorted(m for m in ('pandas', 'great_expectations', 'sklearn',"
@@ -190,3 +199,23 @@ def test_epoch_compute_dag_publishes_the_release_once_and_the_daily_run_scores_i
     assert round(c.loc["compute.epoch.h100e-owner.ww", "hhi"]) == 1264
     assert c.loc["compute.epoch.h100e-owner.ww", "top_entity_id"] == "xai"
     assert c.loc["compute.epoch.h100e-vendor.ww", "top_entity_id"] == "nvidia"
+
+
+def test_regulatory_feeds_dag_stores_the_candidates_once_and_announces_them(airflow_db, dagbag, workspace):
+    """fetch_and_match stores the fixture feeds' candidates and announce updates the candidates
+    Asset; a rerun finds nothing new (announce skipped); alerts waits for the daily digest."""
+    from airflow.utils.state import DagRunState
+
+    from riskmodels import store
+
+    rf = dagbag.dags["regulatory_feeds"]
+    assert {a.uri for a in rf.task_dict["announce"].outlets} == {"riskmodels://store/candidate_events"}
+    dr = rf.test(logical_date=pendulum.datetime(2026, 12, 3, 5, 30, tz="UTC"))
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert dr.state == DagRunState.SUCCESS and states == {"fetch_and_match": "success", "announce": "success",
+                                                          "alerts": "skipped"}, states
+    cand = store.read_sql("SELECT status, COUNT(*) AS n FROM candidate_events GROUP BY status")
+    assert dict(zip(cand.status, cand.n)) == {"known": 8, "pending": 1}
+    dr2 = rf.test(logical_date=pendulum.datetime(2026, 12, 3, 5, 30, tz="UTC"))
+    assert {ti.task_id: ti.state for ti in dr2.get_task_instances()}["announce"] == "skipped"
+    assert store.read_sql("SELECT COUNT(*) AS n FROM candidate_events").n.item() == 9

@@ -179,3 +179,95 @@ def test_new_sec_facts_trigger_the_daily_run_through_its_assets(metadata_db, tmp
     filed = store.read_sql("SELECT COUNT(*) AS n FROM market_share_facts WHERE confidence = 'filed' AND run_date = :d",
                            {"d": triggered.run_date.item()})
     assert filed.n.item() > 0
+
+
+def test_the_review_dag_asks_through_required_actions_and_the_accepted_row_is_published(metadata_db, tmp_path,
+                                                                                     pg_schema, replay):
+    """A candidate from the fixture feeds waits in the review DAG's Required Actions (HITLEntryOperator);
+    the answer comes through the REST API as the UI sends it; record accepts the row with the
+    responder as reviewer; the reviewed-rows Asset starts ai_stack_daily, whose published scores
+    carry the accepted event in the prior-scrutiny component."""
+    import datetime as dt
+    import json
+    import urllib.request
+
+    from riskmodels import store
+    from riskmodels.sources.client import FetchClient
+    from riskmodels.sources.feeds.daily import run_all
+
+    http = FetchClient(family="test-review", user_agent="riskmodels tests tests@example.org", rewrite=replay.rewrite,
+                       served_by="replay", per_second=None, retries=1, backoff=0.05)
+    assert run_all(dt.date(2026, 12, 3), http=http)["pending"] == 1
+    stack = AirflowStack(home=tmp_path / "airflow", metadata_url=metadata_db, dags_folder=ROOT / "dags",
+                         executor="LocalExecutor",
+                         env={"RISKMODELS_DB_URL": pg_schema, "RISKMODELS_VAR": str(tmp_path / "var"),
+                              "RISKMODELS_HOME": str(ROOT)})
+    engine = sa.create_engine(stack.metadata_url)
+    base = f"http://127.0.0.1:{stack.api_port}"
+
+    def call(method: str, path: str, body: dict | None = None, token: str | None = None):
+        req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"null")
+
+    def last(dag_id: str, run_type: str | None = None):
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT state, run_id FROM dag_run WHERE dag_id = :d AND (:t IS NULL OR "
+                                        "run_type = :t) ORDER BY id DESC LIMIT 1"), {"d": dag_id, "t": run_type}).first()
+
+    stack.migrate()
+    stack.start()
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS + 300
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                n = conn.execute(sa.text("SELECT COUNT(*) FROM dag WHERE dag_id IN ('review', 'ai_stack_daily')")).scalar()
+            if n == 2:
+                break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(2)
+        for dag_id in ("review", "ai_stack_daily"):
+            assert stack.airflow("dags", "unpause", dag_id).returncode == 0
+        assert stack.airflow("dags", "trigger", "review").returncode == 0
+        while time.monotonic() < deadline and last("review") is None:
+            time.sleep(1)
+        run_id = last("review")[1]
+        token = call("POST", "/auth/token", {"username": "admin", "password": "admin"})["access_token"]
+        details = []
+        while time.monotonic() < deadline:
+            details = call("GET", f"/api/v2/dags/review/dagRuns/{run_id}/hitlDetails", token=token)["hitl_details"]
+            if details:
+                break
+            assert (last("review")[0] or "") != "failed", stack.failed_task_logs("review", run_id)
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(2)
+        assert len(details) == 1 and details[0]["subject"].startswith("Ec16481a202: FTC 6(b)/market study")
+        assert "X.AI Corp." in details[0]["body"] and details[0]["options"] == ["Accept", "Reject", "Later"]
+        ti = details[0]["task_instance"]
+        answer = call("PATCH", f"/api/v2/dags/review/dagRuns/{run_id}/taskInstances/{ti['task_id']}/{ti['map_index']}"
+                      "/hitlDetails", {"chosen_options": ["Accept"],
+                                       "params_input": {"note": "6(b) orders name xAI", "edits": ""}}, token=token)
+        assert answer["chosen_options"] == ["Accept"]
+        while time.monotonic() < deadline and last("review")[0] not in ("success", "failed"):
+            time.sleep(2)
+        assert last("review")[0] == "success", stack.failed_task_logs("review", run_id)
+        daily = None
+        while time.monotonic() < deadline:
+            daily = last("ai_stack_daily", "asset_triggered")
+            if daily and daily[0] in ("success", "failed"):
+                break
+            assert not stack.dead(), f"{stack.dead()} exited:\n{stack.logs()}"
+            time.sleep(3)
+        assert daily and daily[0] == "success", (daily, stack.logs())
+    finally:
+        stack.stop()
+        engine.dispose()
+    row = store.read_sql("SELECT status, reviewer, note FROM candidate_events WHERE candidate_id = 'Ec16481a202'")
+    assert row.to_dict("records") == [{"status": "accepted", "reviewer": "admin", "note": "6(b) orders name xAI"}]
+    run = store.read_sql("SELECT run_date, input_hashes FROM pipeline_runs WHERE run_id = :r", {"r": daily[1]})
+    assert "reviewed_candidates" in run.input_hashes.item()
+    s = store.read_sql("SELECT components FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' "
+                       "AND subject_id = 'spacex->xai'", {"d": run.run_date.item()})
+    assert json.loads(s.components.item())["prior_scrutiny"]["value"] == 0.3
