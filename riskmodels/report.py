@@ -295,6 +295,7 @@ def where_results_are(settings: Settings | None = None) -> str:
         "  SEC:       sec_filings, sec_stakes, sec_holdings, sec_segment_revenue, sec_shares_outstanding",
         "  Epoch AI:  epoch_releases, epoch_clusters, epoch_data_centers, epoch_frontier_models;",
         "             compute_links, compute_hhi_bands (compute markets: concentration WHERE layer = 'compute')",
+        "  feeds:     feed_items, candidate_events, candidate_deals (riskmodels review list | show | accept | reject)",
         "  audit:     raw_inputs, validation_results, pipeline_runs, alert_state, alert_outbox, fetch_log",
         "  views:     v_latest_concentration, v_concentration_change, v_mhhi_band, v_latest_lockin,",
         "             v_latest_circular_flows, v_latest_antitrust, v_antitrust_movers",
