@@ -121,6 +121,18 @@ def _sec_parse(path: str, as_json: bool) -> int:
     return 0
 
 
+def _source_run(run_day, day) -> int:
+    """One source's day (Epoch AI, regulators' feeds): its summary as JSON; exit 2 when something
+    was quarantined, the guarded codes otherwise."""
+    _logs_to_stderr()
+    code, result = _run_guarded(run_day, day)
+    if code:
+        print(result, file=sys.stderr)
+        return code
+    print(json.dumps(result, indent=2, default=str))
+    return EXIT_BAD_INPUT if result["quarantined"] else 0
+
+
 def _review(args) -> int:
     from . import review
 
@@ -365,25 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "epoch" and args.epoch_command == "shares":
         return _epoch_shares(args)
     if args.command == "epoch" and args.epoch_command == "run":
-        _logs_to_stderr()
         from .sources.epoch.daily import run_day as epoch_day
 
-        code, result = _run_guarded(epoch_day, args.date)
-        if code:
-            print(result, file=sys.stderr)
-            return code
-        print(json.dumps(result, indent=2, default=str))
-        return EXIT_BAD_INPUT if result["quarantined"] else 0
+        return _source_run(epoch_day, args.date)
     if args.command == "feeds":
-        _logs_to_stderr()
         from .sources.feeds.daily import run_all
 
-        code, result = _run_guarded(run_all, args.date)
-        if code:
-            print(result, file=sys.stderr)
-            return code
-        print(json.dumps(result, indent=2, default=str))
-        return EXIT_BAD_INPUT if result["quarantined"] else 0
+        return _source_run(run_all, args.date)
     if args.command == "review":
         return _review(args)
     if args.command == "cleanup":
