@@ -1006,10 +1006,12 @@ def publish_feed(items: pd.DataFrame, candidates: list[dict], settings: Settings
     engine = get_engine(settings)
     with transaction(engine) as conn:
         typed = conform(items, feed_items)
-        keys = list(zip(typed["feed"], typed["guid"]))
-        for feed, guid in keys:
-            conn.execute(feed_items.delete().where((feed_items.c.feed == feed) & (feed_items.c.guid == guid)))
-        n_items = _bulk_insert(conn, feed_items, typed) if len(typed) else 0
+        rows = typed.astype(object).where(typed.notna(), None).to_dict("records")
+        # two runs storing the same item at once both succeed (the later one wins)
+        upsert(conn, feed_items, [{**r, "kept": None if r["kept"] is None else bool(r["kept"]),
+                                   "date": dt.date.fromisoformat(r["date"]),
+                                   "first_run_date": dt.date.fromisoformat(r["first_run_date"])} for r in rows])
+        n_items = len(rows)
         n_cand = _insert_candidates(conn, candidate_events, candidates)
     return {"feed_items": n_items, "candidate_events": n_cand}
 
