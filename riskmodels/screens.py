@@ -546,6 +546,18 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                                    value=eu["max_share_pct"],
                                    threshold=float(config["vertical"]["eu_safe_harbour"]["share_pct"][1]),
                                    regime=None, ref_file=None, ref_row=None))
+    if conc is not None and "vertical" in config:
+        fc = input_foreclosure_screens(frames, shares, conc, group, config, frames.get("segment_margins"),
+                                       partial_markets)
+        if len(fc):
+            parts.append(pd.DataFrame({
+                "subject_type": "relationship", "subject_id": fc["investor_id"] + "->" + fc["investee_id"],
+                "screen": "critical_recapture", "investor_id": fc["investor_id"], "investee_id": fc["investee_id"],
+                "entity_id": fc["rival_id"], "market_id": fc["market_id"], "period": fc["period"], "as_of": None,
+                "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None, "value": fc["actual"],
+                "threshold": fc["critical"], "verdict": "Input foreclosure: " + fc["verdict"], "regime": None,
+                "verified": (config["vertical"].get("critical_recapture") or {}).get("verified", "unverified"),
+                "source": fc["source"], "ref_file": None, "ref_row": None}))
     if conc is not None and links is not None and "unilateral" in config:
         u = unilateral_screens(links, shares, conc, group, config, frames.get("segment_margins"), partial_markets)
         if len(u):
@@ -629,6 +641,72 @@ def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFram
                               + " market(s) concerned (largest: " + detail + ")",
                               "outside the safe harbour (" + detail + ")")
     return out.assign(source=cfg["source"], verified=cfg.get("verified", "unverified"))[cols]
+
+
+def input_foreclosure_screens(frames: dict, shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str],
+                              config: dict, margins: pd.DataFrame | None = None, partial_markets=()) -> pd.DataFrame:
+    """Critical against actual recapture per equity relationship that links a supplier to a
+    downstream firm whose rivals buy from that supplier (accelerator or cloud -> model builder).
+
+    For an investor U (group a) in a firm D, each rival R (not in D's or U's group) with a compute
+    commitment from a supplier in group a, and each fresh series of the downstream layers
+    (``vertical.critical_recapture.downstream_layers``) where D and R both sell: the
+    share-proportional actual recapture s_D / (1 - s_R) (fraction; :func:`share_recapture`) and
+    the critical recapture r* = m_U w / (m_D P_D) (:func:`critical_recapture`, Moresi and Salop
+    2013) when U's and D's margins are cited (:func:`cited_margins`) and the input-to-downstream
+    price ratio w / P_D is configured (``vertical.critical_recapture.price_ratio``, labelled);
+    otherwise r* is not computable and the row says which input is missing. One row per
+    relationship: the rival and series with the highest actual recapture. Columns: investor_id,
+    investee_id, rival_id, market_id, period, actual, critical, rivals, verdict, source."""
+    cols = ["investor_id", "investee_id", "rival_id", "market_id", "period", "actual", "critical", "rivals",
+            "verdict", "source"]
+    cfg = (config.get("vertical") or {}).get("critical_recapture") or {}
+    eq = [frames[n][["investor_id", "investee_id"]] for n in ("stake_rights", "investments")
+          if n in frames and len(frames[n])]
+    com = frames.get("compute_commitments")
+    if not eq or com is None or com.empty or conc is None:
+        return pd.DataFrame(columns=cols)
+    g = lambda x: x.map(group).fillna(x)  # noqa: E731
+    pairs = pd.concat(eq, ignore_index=True).dropna().drop_duplicates()
+    pairs = pairs.assign(a=g(pairs["investor_id"]), d=g(pairs["investee_id"]))
+    pairs = pairs[pairs["a"] != pairs["d"]]
+    buyers = com[["buyer_id", "supplier_id"]].dropna().assign(a=lambda x: g(x["supplier_id"]), r=lambda x: g(x["buyer_id"]))
+    trip = pairs.merge(buyers[["a", "r", "supplier_id"]].drop_duplicates(["a", "r"]), on="a")
+    trip = trip[(trip["r"] != trip["d"]) & (trip["r"] != trip["a"])]
+    layers = cfg.get("downstream_layers")
+    c = conc[conc["layer"].isin(layers)] if layers and "layer" in conc else conc
+    s = fresh_latest_shares(shares, c, group, config, partial_markets)
+    per = s.groupby(["market_id", "period", "group"], as_index=False).agg(share_pct=("share_pct", "sum"))
+    m = trip.merge(per.rename(columns={"group": "d", "share_pct": "s_d"}), on="d").merge(
+        per.rename(columns={"group": "r", "share_pct": "s_r"}), on=["market_id", "period", "r"])
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    sd, sr = m["s_d"].to_numpy(float), m["s_r"].to_numpy(float)
+    m = m.assign(actual=np.divide(sd, 100.0 - sr, out=np.full_like(sd, np.nan), where=sr < 100))
+    m = m.assign(rivals=m.groupby(["investor_id", "investee_id"])["r"].transform("nunique"))
+    m = m.sort_values(["investor_id", "investee_id", "actual"], ascending=[True, True, False], kind="stable")
+    w = m.drop_duplicates(["investor_id", "investee_id"]).reset_index(drop=True)
+    cm = cited_margins(margins, config).drop_duplicates("entity_id").set_index("entity_id")
+    mu = w["supplier_id"].map(cm["margin"]).fillna(w["a"].map(cm["margin"]))
+    md = w["investee_id"].map(cm["margin"]).fillna(w["d"].map(cm["margin"]))
+    ratio = cfg.get("price_ratio")
+    ok = mu.between(0, 1) & md.gt(0) & md.le(1) & (ratio is not None)
+    crit = np.where(ok, mu.fillna(0) * float(ratio or 0) / md.where(md > 0, 1.0), np.nan)
+    missing = (pd.Series(np.where(mu.between(0, 1), "", "supplier margin m_U; ")) + np.where(
+        md.gt(0) & md.le(1), "", "downstream margin m_D; ") + ("" if ratio is not None else "price ratio w/P_D")
+               ).str.rstrip("; ").str.replace("; ", ", ")
+    head = ("if " + w["investor_id"] + " foreclosed " + w["r"] + " (buyer from " + w["supplier_id"] + "), "
+            + w["investee_id"] + " would recapture " + (100 * w["actual"]).map("{:.1f}%".format) + " of its sales in "
+            + w["market_id"] + " " + w["period"] + " (share-proportional)")
+    verdict = np.where(ok, head + np.where(w["actual"].to_numpy() > crit, ": above the critical recapture "
+                                           + pd.Series(100 * crit).map("{:.1f}%".format) + " (foreclosure would pay)",
+                                           ": below the critical recapture " + pd.Series(100 * crit).map("{:.1f}%".format)),
+                       head + "; critical recapture not computable: no cited " + missing)
+    verdict = verdict + np.where(w["rivals"] > 1, " (the highest of " + w["rivals"].astype(str) + " rivals)", "")
+    return pd.DataFrame({"investor_id": w["investor_id"], "investee_id": w["investee_id"], "rival_id": w["r"],
+                         "market_id": w["market_id"], "period": w["period"], "actual": w["actual"], "critical": crit,
+                         "rivals": w["rivals"], "verdict": verdict,
+                         "source": cfg.get("source", "Moresi and Salop (2013), vGUPPI: critical recapture m_U w / (m_D P_D)")})[cols]
 
 
 def fresh_latest_shares(shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str], config: dict,

@@ -374,4 +374,46 @@ def test_the_daily_mguppi_rows_on_the_snapshot(workspace):
     card = text.split("<div class='risk'><b>Alphabet Inc. → Anthropic PBC", 1)[1].split("<div class='risk'>", 1)[0]
     assert "<td>MGUPPI</td>" in card and "sensitivity only" in card and "Sainsbury" in card
     assert "<td>EU non-horizontal safe harbour</td>" in card
+    assert "<td>Input foreclosure (critical recapture)</td>" in card
+    # input foreclosure: Microsoft (Azure, which Anthropic buys from) holds a stake in OpenAI; in
+    # Menlo's series OpenAI 27% and Anthropic 40%: OpenAI would win 27 / (100 - 40) = 45% of the
+    # sales Anthropic lost; r* needs margins and w / P_D that no source gives here
+    fc = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'critical_recapture'",
+                        {"d": d}).set_index("subject_id")
+    ms = fc.loc["microsoft->openai"]
+    assert (ms.entity_id, ms.market_id) == ("anthropic", "model.menlo.us-ent-api.spend")
+    assert ms.value == pytest.approx(27 / 60) and (ms.threshold is None or np.isnan(ms.threshold))
+    assert "not computable: no cited supplier margin m_U, downstream margin m_D, price ratio w/P_D" in ms.verdict
+    assert not fc.market_id.str.startswith("compute.").any()          # compute is the input, not the market
     assert "id='dominance-concepts'" in text and "dc-accelerators.ww" in text.split("id='dominance-concepts'")[1]
+
+
+def test_input_foreclosure_critical_against_actual_recapture_on_a_worked_example():
+    """U (upstream, group u) holds a stake in D; rival R buys compute from U. Downstream shares
+    D 30%, R 20%: actual recapture 30 / (100 - 20) = 0.375. Margins m_U 0.6, m_D 0.5 and
+    w / P_D = 1/3: r* = 0.6 x (1/3) / 0.5 = 0.4 > 0.375, so foreclosure would not pay."""
+    shares = pd.DataFrame({"market_id": "m", "period": "2025FY", "entity_id": ["d", "r", "x"],
+                           "share_pct": [30.0, 20.0, 50.0]})
+    conc = pd.DataFrame({"market_id": ["m"], "period": ["2025FY"], "hhi": [3800.0], "layer": ["model"],
+                         "fresh": [True]})
+    frames = {"stake_rights": pd.DataFrame({"investor_id": ["u"], "investee_id": ["d"]}),
+              "investments": pd.DataFrame(columns=["investor_id", "investee_id"]),
+              "compute_commitments": pd.DataFrame({"buyer_id": ["r"], "supplier_id": ["u-cloud"]})}
+    group = {"u-cloud": "u"}
+    cfg = {**CFG, "unilateral": {**CFG["unilateral"], "margins": [
+        {"entity_id": "u-cloud", "margin": 0.6, "source": "test", "label": "assumption"},
+        {"entity_id": "d", "margin": 0.5, "source": "test", "label": "assumption"}]},
+        "vertical": {**CFG["vertical"], "critical_recapture": {**CFG["vertical"]["critical_recapture"],
+                                                               "price_ratio": 1 / 3}}}
+    out = screens.input_foreclosure_screens(frames, shares, conc, group, cfg).iloc[0]
+    assert (out.investor_id, out.investee_id, out.rival_id) == ("u", "d", "r")
+    assert out.actual == pytest.approx(screens.share_recapture(30, 20)) == pytest.approx(0.375)
+    assert out.critical == pytest.approx(screens.critical_recapture(0.6, 1, 0.5, 3)) == pytest.approx(0.4)
+    assert "below the critical recapture 40.0%" in out.verdict
+    # without the price ratio the screen says what is missing instead of guessing
+    none = {**cfg, "vertical": {**cfg["vertical"], "critical_recapture": CFG["vertical"]["critical_recapture"]}}
+    row = screens.input_foreclosure_screens(frames, shares, conc, group, none).iloc[0]
+    assert np.isnan(row.critical) and row.verdict.endswith("not computable: no cited price ratio w/P_D")
+    # a rival in the investee's own group, or no commitment from the investor's group: no row
+    assert screens.input_foreclosure_screens({**frames, "compute_commitments": frames["compute_commitments"].assign(
+        supplier_id="other")}, shares, conc, group, cfg).empty
