@@ -216,12 +216,12 @@ def hitl_requests(limit: int = 50, settings: Settings | None = None) -> list[dic
         row = c["suggested"]
         table = "\n".join(f"| {k} | {'' if v is None else str(v).replace('|', '/')} |" for k, v in row.items())
         if c["table"] == "candidate_events":
-            head = f"{cid}: {c['authority']} {c['category'] or 'announcement'} naming {c['party_ids']}"
-            why = (f"**Matched** {c['matched']} · **rule** `{c['rule_id']}` on \"{c['rule_text']}\"\n\n"
+            head = f"{cid}: {c['authority']} {c['category'] or 'announcement'} naming {c['party_ids'].replace(';', ', ')}"
+            why = (f"**Matched** {c['matched'].replace(';', '; ')} · **rule** `{c['rule_id']}` on \"{c['rule_text']}\"\n\n"
                    f"[{c['title']}]({c['link']})")
         else:
             head = f"{cid}: 8-K {c['accession']} ({c['items']}) of {c['filer_id']}"
-            why = f"**Matched** {c['matched'] or 'no counterparty named'} · **rule** `{c['deal_rule']}`\n\n[filing]({c['url']})"
+            why = f"**Matched** {(c['matched'] or 'no counterparty named').replace(';', '; ')} · **rule** `{c['deal_rule']}`\n\n[filing]({c['url']})"
         out.append({"candidate_id": cid, "subject": head[:250],
                     "body": (f"{why}\n\n> {c['evidence']}\n\n**Suggested row** (edit with `field=value; ...`):\n\n"
                              f"| field | value |\n|---|---|\n{table}\n")})
