@@ -555,7 +555,7 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                 "screen": "critical_recapture", "investor_id": fc["investor_id"], "investee_id": fc["investee_id"],
                 "entity_id": fc["rival_id"], "market_id": fc["market_id"], "period": fc["period"], "as_of": None,
                 "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None, "value": fc["actual"],
-                "threshold": fc["critical"], "verdict": "Input foreclosure: " + fc["verdict"], "regime": None,
+                "threshold": fc["critical"], "verdict": fc["verdict"], "regime": None,
                 "verified": (config["vertical"].get("critical_recapture") or {}).get("verified", "unverified"),
                 "source": fc["source"], "ref_file": None, "ref_row": None}))
     if conc is not None and links is not None and "unilateral" in config:
