@@ -248,3 +248,23 @@ class FetchClient:
             store.http_cache_put({"url": url, "etag": etag, "last_modified": modified, "sha256": sha,
                                   "landing_path": path, "content_type": ctype, "fetched_at": fetched_at}, settings)
         return out
+
+
+def source_client(family: str, http: dict, settings=None) -> FetchClient:
+    """The :class:`FetchClient` of one source family from its settings (``user_agent``,
+    ``rate_per_second``, ``timeout_seconds``, ``retries``, ``backoff_seconds``,
+    ``max_backoff_seconds``); in replay mode (``riskmodels.sources.sec.mode``) it asks this
+    process's replay server under the real URLs."""
+    from ..config import get_settings
+    from .sec import mode
+
+    settings = settings or get_settings()
+    kwargs = {"family": family, "user_agent": http["user_agent"], "per_second": float(http["rate_per_second"]),
+              "timeout": float(http["timeout_seconds"]), "retries": int(http["retries"]),
+              "backoff": float(http["backoff_seconds"]), "max_backoff": float(http["max_backoff_seconds"]),
+              "settings": settings}
+    if mode(settings) == "replay":
+        from .replay import shared
+
+        return FetchClient(**kwargs, rewrite=shared(settings.home).rewrite, served_by="replay")
+    return FetchClient(**kwargs)

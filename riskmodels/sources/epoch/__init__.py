@@ -18,20 +18,10 @@ def epoch_config(settings: Settings | None = None) -> dict:
 
 def client(settings: Settings | None = None):
     """The Epoch :class:`~riskmodels.sources.client.FetchClient` of this process."""
-    from ..client import FetchClient
-    from ..sec import mode
+    from ..client import source_client
 
     settings = settings or get_settings()
-    cfg = epoch_config(settings)
-    kwargs = {"family": "epoch", "user_agent": cfg["user_agent"], "per_second": float(cfg["rate_per_second"]),
-              "timeout": float(cfg["timeout_seconds"]), "retries": int(cfg["retries"]),
-              "backoff": float(cfg["backoff_seconds"]), "max_backoff": float(cfg["max_backoff_seconds"]),
-              "settings": settings}
-    if mode(settings) == "replay":
-        from ..replay import shared
-
-        return FetchClient(**kwargs, rewrite=shared(settings.home).rewrite, served_by="replay")
-    return FetchClient(**kwargs)
+    return source_client("epoch", epoch_config(settings), settings)
 
 
 def fetch(dataset: str, settings: Settings | None = None, http=None):

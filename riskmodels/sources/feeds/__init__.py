@@ -21,17 +21,7 @@ def events_config(settings: Settings | None = None) -> dict:
 
 def client(settings: Settings | None = None):
     """The feeds :class:`~riskmodels.sources.client.FetchClient` of this process."""
-    from ..client import FetchClient
-    from ..sec import mode
+    from ..client import source_client
 
     settings = settings or get_settings()
-    http = events_config(settings)["http"]
-    kwargs = {"family": "feeds", "user_agent": http["user_agent"], "per_second": float(http["rate_per_second"]),
-              "timeout": float(http["timeout_seconds"]), "retries": int(http["retries"]),
-              "backoff": float(http["backoff_seconds"]), "max_backoff": float(http["max_backoff_seconds"]),
-              "settings": settings}
-    if mode(settings) == "replay":
-        from ..replay import shared
-
-        return FetchClient(**kwargs, rewrite=shared(settings.home).rewrite, served_by="replay")
-    return FetchClient(**kwargs)
+    return source_client("feeds", events_config(settings)["http"], settings)
