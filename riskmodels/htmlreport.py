@@ -781,7 +781,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     by_pair = {k: g for k, g in scr.groupby(["investor_id", "investee_id"])} if len(scr) else {}
 
     labels = {"mguppi": "MGUPPI", "entrenchment": "Entrenchment", "eu_non_horizontal": "EU non-horizontal safe harbour",
-              "critical_recapture": "Input foreclosure (critical recapture)"}
+              "critical_recapture": "Input foreclosure (critical recapture)",
+              "effective_dhhi": "Input foreclosure (effective ΔHHI)"}
 
     def label(screen: str) -> str:
         return screen.split(".", 1)[1].upper() if screen.startswith("control.") else labels.get(screen, screen)

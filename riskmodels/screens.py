@@ -136,6 +136,43 @@ def critical_recapture(margin_up: float, price_up: float, margin_down: float, pr
     return mu * w / (md * p)
 
 
+def effective_dhhi(stake: float, share_down_pct: float, share_rival_pct: float, pass_through: float = 1.0,
+                   supply_share: float = 1.0) -> float:
+    """Effective ΔHHI of an input foreclosure in the downstream market (points), through the MHHI
+    engine: the profit weight kappa_RD = stake x pass_through x supply_share that makes the
+    foreclosure's pricing pressure on the rival R equal an MGUPPI, then O'Brien-Salop's MHHI
+    delta of that one weight, kappa_RD s_R s_D.
+
+    Derivation (following the method Moresi and Salop 2020/2021 state - compare the UPP of an
+    input foreclosure with the MGUPPI of a partial ownership interest; their closed form was not
+    readable here, so config marks this ``unverified``): an upstream firm U holding cash-flow
+    share ``stake`` of D gains stake x D_RD m_D P_D per unit it pushes up the input price to R
+    (vGUPPI_u x w, Moresi and Salop 2013); if R buys ``supply_share`` of its input from U and
+    ``pass_through`` of that pressure reaches R's price, R's price faces stake x pass_through x
+    supply_share x D_RD m_D P_D / P_R, which is MGUPPI_R = kappa_RD D_RD m_D P_D / P_R (Salop and
+    O'Brien) with kappa_RD = stake x pass_through x supply_share: margins and diversion cancel.
+    The ceiling (full integration, sole supplier, full pass-through) is s_R s_D, half the ΔHHI of
+    a horizontal merger of D and R, since only R's price is pushed.
+
+    Units: ``stake``, ``pass_through``, ``supply_share`` fractions 0-1; shares in percent."""
+    from .concentration import mhhi
+
+    b = _number("stake", stake, 0, 1)
+    rho = _number("pass_through", pass_through, 0, 1)
+    phi = _number("supply_share", supply_share, 0, 1)
+    s_d = _number("share_down_pct", share_down_pct, 0, 100)
+    s_r = _number("share_rival_pct", share_rival_pct, 0, 100)
+    if s_d + s_r > 100 + 1e-9:
+        raise ValueError(f"share_down_pct + share_rival_pct must be <= 100, got {s_d + s_r:g}")
+    k = b * rho * phi
+    # firms in the order R, D. Owner 0 controls R, holding half of R and k/2 of D; owner 1
+    # controls D with the rest of D; owner 2 holds the other half of R passively:
+    # kappa_RD = (k/2) / (1/2) = k and kappa_DR = 0 (owner 1 holds nothing of R)
+    beta = np.array([[0.5, 0.5 * k], [0.0, 1.0 - 0.5 * k], [0.5, 0.0]])
+    gamma = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    return mhhi([s_r, s_d], beta, gamma).delta
+
+
 def share_recapture(share_down_pct: float, share_rival_pct: float) -> float:
     """Share-proportional actual recapture: the integrated firm's share of the sales a foreclosed
     rival loses, s_D / (1 - s_rival) (fraction), shares in percent."""
@@ -548,7 +585,7 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                                    regime=None, ref_file=None, ref_row=None))
     if conc is not None and "vertical" in config:
         fc = input_foreclosure_screens(frames, shares, conc, group, config, frames.get("segment_margins"),
-                                       partial_markets)
+                                       partial_markets, links=links)
         if len(fc):
             parts.append(pd.DataFrame({
                 "subject_type": "relationship", "subject_id": fc["investor_id"] + "->" + fc["investee_id"],
@@ -558,6 +595,16 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                 "threshold": fc["critical"], "verdict": fc["verdict"], "regime": None,
                 "verified": (config["vertical"].get("critical_recapture") or {}).get("verified", "unverified"),
                 "source": fc["source"], "ref_file": None, "ref_row": None}))
+        dh = effective_dhhi_rows(fc, config)
+        if len(dh):
+            parts.append(pd.DataFrame({
+                "subject_type": "relationship", "subject_id": dh["investor_id"] + "->" + dh["investee_id"],
+                "screen": "effective_dhhi", "investor_id": dh["investor_id"], "investee_id": dh["investee_id"],
+                "entity_id": dh["rival_id"], "market_id": dh["market_id"], "period": dh["period"], "as_of": None,
+                "stake_pct": np.nan, "votes_pct": np.nan, "voting": None, "rights": None,
+                "value": np.where(dh["kappa"].isna(), np.nan, dh["dhhi"]), "threshold": _delta_threshold(config),
+                "verdict": dh["verdict"], "regime": None, "verified": dh["verified"], "source": dh["source"],
+                "ref_file": None, "ref_row": None}))
     if conc is not None and links is not None and "unilateral" in config:
         u = unilateral_screens(links, shares, conc, group, config, frames.get("segment_margins"), partial_markets)
         if len(u):
@@ -644,7 +691,8 @@ def eu_safe_harbour(pairs: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataFram
 
 
 def input_foreclosure_screens(frames: dict, shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str],
-                              config: dict, margins: pd.DataFrame | None = None, partial_markets=()) -> pd.DataFrame:
+                              config: dict, margins: pd.DataFrame | None = None, partial_markets=(),
+                              links: pd.DataFrame | None = None) -> pd.DataFrame:
     """Critical against actual recapture per equity relationship that links a supplier to a
     downstream firm whose rivals buy from that supplier (accelerator or cloud -> model builder).
 
@@ -657,9 +705,12 @@ def input_foreclosure_screens(frames: dict, shares: pd.DataFrame, conc: pd.DataF
     price ratio w / P_D is configured (``vertical.critical_recapture.price_ratio``, labelled);
     otherwise r* is not computable and the row says which input is missing. One row per
     relationship: the rival and series with the highest actual recapture. Columns: investor_id,
-    investee_id, rival_id, market_id, period, actual, critical, rivals, verdict, source."""
+    investee_id, rival_id, market_id, period, actual, critical, rivals, verdict, source, and for
+    the effective ΔHHI (:func:`effective_dhhi_rows`) share_down_pct, share_rival_pct, hhi (the
+    series' HHI, points) and stake (the investor group's effective cash-flow share of the investee
+    in the MHHI engine from the run date's ``links``, fraction; NaN when no stake % is known)."""
     cols = ["investor_id", "investee_id", "rival_id", "market_id", "period", "actual", "critical", "rivals",
-            "verdict", "source"]
+            "verdict", "source", "share_down_pct", "share_rival_pct", "hhi", "stake"]
     cfg = (config.get("vertical") or {}).get("critical_recapture") or {}
     eq = [frames[n][["investor_id", "investee_id"]] for n in ("stake_rights", "investments")
           if n in frames and len(frames[n])]
@@ -677,8 +728,10 @@ def input_foreclosure_screens(frames: dict, shares: pd.DataFrame, conc: pd.DataF
     c = conc[conc["layer"].isin(layers)] if layers and "layer" in conc else conc
     s = fresh_latest_shares(shares, c, group, config, partial_markets)
     per = s.groupby(["market_id", "period", "group"], as_index=False).agg(share_pct=("share_pct", "sum"))
+    hhi = s.drop_duplicates(["market_id", "period"])[["market_id", "period", "hhi"]]
     m = trip.merge(per.rename(columns={"group": "d", "share_pct": "s_d"}), on="d").merge(
-        per.rename(columns={"group": "r", "share_pct": "s_r"}), on=["market_id", "period", "r"])
+        per.rename(columns={"group": "r", "share_pct": "s_r"}), on=["market_id", "period", "r"]).merge(
+        hhi, on=["market_id", "period"], how="left")
     if m.empty:
         return pd.DataFrame(columns=cols)
     sd, sr = m["s_d"].to_numpy(float), m["s_r"].to_numpy(float)
@@ -706,7 +759,125 @@ def input_foreclosure_screens(frames: dict, shares: pd.DataFrame, conc: pd.DataF
     return pd.DataFrame({"investor_id": w["investor_id"], "investee_id": w["investee_id"], "rival_id": w["r"],
                          "market_id": w["market_id"], "period": w["period"], "actual": w["actual"], "critical": crit,
                          "rivals": w["rivals"], "verdict": verdict,
-                         "source": cfg.get("source", "Moresi and Salop (2013), vGUPPI: critical recapture m_U w / (m_D P_D)")})[cols]
+                         "source": cfg.get("source", "Moresi and Salop (2013), vGUPPI: critical recapture m_U w / (m_D P_D)"),
+                         "share_down_pct": w["s_d"], "share_rival_pct": w["s_r"],
+                         "hhi": pd.to_numeric(w["hhi"], errors="coerce"),
+                         "stake": _group_stakes(links, w["a"], w["d"], group)})[cols]
+
+
+def effective_dhhi_rows(fc: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Effective ΔHHI of each :func:`input_foreclosure_screens` row (points; :func:`effective_dhhi`,
+    vectorised): kappa_RD = stake x pass_through x supply_share, dHHI = kappa_RD s_R s_D, and
+    post = series HHI + dHHI screened against ``vertical.effective_dhhi.guideline``
+    (config/guidelines.yaml). ``pass_through`` and ``supply_share`` come from config only with a
+    source; unset, each is taken at its ceiling 1, so the value is an upper bound and the verdict
+    says so. No stake % known: no value, the verdict gives the full-integration ceiling s_R s_D.
+    Columns: investor_id, investee_id, rival_id, market_id, period, kappa, dhhi, post_hhi,
+    ceiling, verdict, source, verified."""
+    from .concentration import _guidelines
+
+    cfg = (config.get("vertical") or {}).get("effective_dhhi") or {}
+    cols = ["investor_id", "investee_id", "rival_id", "market_id", "period", "kappa", "dhhi", "post_hhi", "ceiling",
+            "verdict", "source", "verified"]
+    if fc.empty or not cfg:
+        return pd.DataFrame(columns=cols)
+    factors = {k: cfg.get(k) for k in ("pass_through", "supply_share")}
+    rho, phi = (float(v["value"]) if isinstance(v, dict) else 1.0 for v in factors.values())
+    bound = [k for k, v in factors.items() if not isinstance(v, dict)]
+    sd, sr = fc["share_down_pct"].to_numpy(float), fc["share_rival_pct"].to_numpy(float)
+    stake = fc["stake"].to_numpy(float)
+    kappa = np.clip(stake, 0.0, 1.0) * rho * phi
+    dhhi = kappa * sr * sd
+    ceiling = sr * sd
+    post = fc["hhi"].to_numpy(float) + dhhi
+    g = _guidelines()[cfg.get("guideline", "us-2023")]
+    presumed = np.zeros(len(fc), dtype=bool)
+    for rule in g["presumption"]["any"]:
+        if "share" in rule:                       # a merged-share test has no meaning for a vertical link
+            continue
+        hold = np.ones(len(fc), dtype=bool)
+        for key, v in (("hhi", post), ("delta", dhhi)):
+            if key not in rule:
+                continue
+            for op, b in (rule[key] if isinstance(rule[key][0], list) else [rule[key]]):
+                hold &= _OPS[op](v, b)
+        presumed |= hold
+    fmt = lambda a: pd.Series(a).map("{:,.0f}".format)  # noqa: E731
+    what = ("ΔHHI " + fmt(dhhi) + " in " + fc["market_id"].reset_index(drop=True) + " " + fc["period"].reset_index(drop=True)
+            + " (kappa " + pd.Series(kappa).map("{:.3f}".format) + " on the rival " + fc["rival_id"].reset_index(drop=True)
+            + "), post HHI " + fmt(post))
+    gname = cfg.get("guideline", "us-2023")
+    if bound:   # an upper bound can clear a presumption, never meet one
+        at = np.where(presumed, ": at this bound above the " + gname + " presumption (the true value may be below it)",
+                      ": below the " + gname + " presumption even at this bound")
+        at = pd.Series(at) + " - an upper bound: " + " and ".join(bound) + " taken at 1 (no cited value)"
+    else:
+        at = pd.Series(np.where(presumed, ": above the " + gname + " presumption", ": below the " + gname + " presumption"))
+    verdict = np.where(np.isnan(stake),
+                       "not computable: no stake % known; at full integration at most ΔHHI " + fmt(ceiling)
+                       + " in " + fc["market_id"].reset_index(drop=True),
+                       what + at)
+    src = cfg.get("source", "derived from Moresi and Salop (2021)") + "; thresholds: " + g["source"]
+    src += "".join("; " + k + ": " + str(v.get("source")) for k, v in factors.items() if isinstance(v, dict))
+    return pd.DataFrame({"investor_id": fc["investor_id"].to_numpy(), "investee_id": fc["investee_id"].to_numpy(),
+                         "rival_id": fc["rival_id"].to_numpy(), "market_id": fc["market_id"].to_numpy(),
+                         "period": fc["period"].to_numpy(), "kappa": np.where(np.isnan(stake), np.nan, kappa),
+                         "dhhi": dhhi, "post_hhi": post, "ceiling": ceiling, "verdict": verdict, "source": src,
+                         "verified": cfg.get("verified", "unverified")})[cols]
+
+
+def _delta_threshold(config: dict) -> float:
+    """The ΔHHI bound of the effective-ΔHHI guideline's first HHI-and-delta presumption (points)."""
+    from .concentration import _guidelines
+
+    g = _guidelines()[((config.get("vertical") or {}).get("effective_dhhi") or {}).get("guideline", "us-2023")]
+    rule = next((r for r in g["presumption"]["any"] if "delta" in r and "share" not in r), None)
+    return float(rule["delta"][1]) if rule and not isinstance(rule["delta"][0], list) else np.nan
+
+
+def _group_stakes(links: pd.DataFrame | None, owners: pd.Series, firms: pd.Series, group: dict[str, str]) -> np.ndarray:
+    """Effective cash-flow share (fraction) each owner group holds of each firm group, through
+    chains (the MHHI engine's B_eff, riskmodels.ownership.Matrices); NaN where the group holds no
+    included link with a known stake % in that firm (an undisclosed stake is unknown, not 0)."""
+    from .ownership import RESIDUAL, Matrices, _at
+
+    out = np.full(len(owners), np.nan)
+    if links is None or not len(links) or not len(owners):
+        return out
+    inc = links[links["status"] == "included"]
+    mats = Matrices(links, sorted(set(firms)), group)
+    own = pd.Series(mats.owners)
+    listed = ~own.str.startswith(RESIDUAL)
+    og = own.map(group).fillna(own)
+    # owner groups x nodes: summed rows of the owners in each group (listed owners only)
+    ug = sorted(set(og[listed]))
+    gi = {g: i for i, g in enumerate(ug)}
+    rows = og[listed].map(gi).to_numpy()
+    agg = _sum_rows(mats.beta[np.flatnonzero(listed.to_numpy())], rows, len(ug))
+    oi = owners.map(gi).fillna(-1).astype(int).to_numpy()
+    ni = firms.map(mats.node_index).fillna(-1).astype(int).to_numpy()
+    ok = (oi >= 0) & (ni >= 0)
+    vals = np.zeros(len(owners))
+    vals[ok] = _at(agg, oi[ok], ni[ok])
+    # an investor that is itself a firm node (Microsoft, held by its own shareholders) holds its
+    # stakes as firm-to-firm links: its effective share is the chain X = (I - C)^-1 off the diagonal
+    na = owners.map(mats.node_index).fillna(-1).astype(int).to_numpy()
+    as_node = (na >= 0) & (ni >= 0) & (na != ni)
+    vals[as_node] = _at(mats.X_beta, na[as_node], ni[as_node])
+    ok |= as_node
+    # a pair with no included link between the groups (directly) is unknown unless a chain gives it
+    direct = pd.MultiIndex.from_arrays([inc["owner_id"].map(group).fillna(inc["owner_id"]),
+                                        inc["firm_id"].map(group).fillna(inc["firm_id"])])
+    known = pd.MultiIndex.from_arrays([owners, firms]).isin(direct) | (vals > 0)
+    return np.where(ok & known, vals, out)
+
+
+def _sum_rows(m, rows: np.ndarray, n: int):
+    """Sum the rows of sparse ``m`` by the group index ``rows`` (length m.shape[0]) -> n rows, CSR."""
+    import scipy.sparse as sp
+
+    g = sp.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(n, len(rows)))
+    return (g @ m).tocsr()
 
 
 def fresh_latest_shares(shares: pd.DataFrame, conc: pd.DataFrame, group: dict[str, str], config: dict,

@@ -157,7 +157,43 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     candidates = [t_id] + [e for e in sellers.loc[sellers["node"] == t_node, "entity_id"] if e != t_id] + [t_node]
     result["screens"] = deal_screens(market, run, a_id, t_id, stake_pct, control, rights, s_a, s_t, kappa, level,
                                      settings, margin_ids=candidates, entities=entities, value_usd_bn=value_usd_bn)
+    result["screens"]["input_foreclosure"] = foreclosure_screens(market, period, run, a_id, t_id, shares, post_links,
+                                                                 group, pre_hhi, settings)
     return result
+
+
+def foreclosure_screens(market: str, period: str, run_date, acquirer: str, target: str, shares: pd.DataFrame,
+                        post_links: pd.DataFrame, group: dict[str, str], hhi_points: float,
+                        settings: Settings | None = None) -> dict:
+    """Input foreclosure for the hypothetical stake (riskmodels.screens): when the acquirer's
+    group supplies compute (``commitment_facts`` of the run) to a rival of the target selling in
+    this series and the series is downstream (``vertical.critical_recapture.downstream_layers``),
+    the share-proportional actual recapture and the effective ΔHHI (points) with the post-deal
+    effective stake; otherwise ``applicable`` is False with the reason."""
+    from .screens import effective_dhhi_rows, input_foreclosure_screens, screens_config
+
+    cfg = screens_config(settings)
+    conc = store.read_sql("SELECT market_id, period, layer, hhi FROM concentration WHERE run_date = :d AND "
+                          "market_id = :m AND period = :p", {"d": run_date, "m": market, "p": period}, settings)
+    layers = (cfg.get("vertical", {}).get("critical_recapture") or {}).get("downstream_layers")
+    layer = conc["layer"].iloc[0] if len(conc) else None
+    if layers and layer not in layers:
+        return {"applicable": False, "verdict": f"not applicable: {market} is a {layer} series, not downstream "
+                                                f"({', '.join(layers)})"}
+    com = store.read_sql("SELECT buyer_id, supplier_id FROM commitment_facts WHERE run_date = :d", {"d": run_date},
+                         settings)
+    frames = {"stake_rights": pd.DataFrame({"investor_id": [acquirer], "investee_id": [target]}),
+              "compute_commitments": com}
+    fc = input_foreclosure_screens(frames, shares, conc.assign(fresh=True, hhi=hhi_points), group, cfg,
+                                   links=post_links)
+    if fc.empty:
+        return {"applicable": False, "verdict": f"not applicable: {acquirer}'s group supplies compute to no rival "
+                                                f"of {target} selling in {market} {period}"}
+    f = fc.iloc[0]
+    d = effective_dhhi_rows(fc, cfg).iloc[0]
+    return {"applicable": True, "rival": f["rival_id"], "actual_recapture": float(f["actual"]),
+            "recapture_verdict": f["verdict"], "effective_dhhi": None if pd.isna(d["kappa"]) else float(d["dhhi"]),
+            "effective_dhhi_verdict": d["verdict"], "source": d["source"], "verified": d["verified"]}
 
 
 def _kappa(mats: Matrices, regime: str, a_node: str, t_node: str) -> float:
@@ -269,4 +305,13 @@ def format_whatif(r: dict) -> str:
                   + f" ({co['source']}" + ("" if co["verified"] == "primary" else "; unverified") + ")"]
         for e, v in sc["dominance"].items():
             lines.append(f"Durable dominance, {e}: {v}")
+        fo = sc.get("input_foreclosure")
+        if fo:
+            lines += ["", "Input foreclosure (config/screens.yaml vertical):"]
+            if not fo["applicable"]:
+                lines.append(f"  {fo['verdict']}")
+            else:
+                lines += [f"  critical recapture: {fo['recapture_verdict']}",
+                          f"  effective ΔHHI: {fo['effective_dhhi_verdict']}"
+                          + ("" if fo["verified"] == "primary" else "  [unverified]")]
     return "\n".join(lines)

@@ -156,6 +156,17 @@ def test_whatif_screens_a_silent_minority_stake(published):
     text = format_whatif(r)
     assert "Control and jurisdiction" in text and "MGUPPI" in text and "Coordinated effects" in text
     assert "[unverified]" in text                                                # UK rule marked
+    # OpenAI buys no compute from itself, so no input foreclosure; a cloud taking the same stake
+    # supplies OpenAI (a rival of Anthropic in this series): Microsoft (Azure) with 10% of
+    # Anthropic plus its 1.3% gets at most 0.113 x 27 x 40 = 122 points of effective ΔHHI
+    assert not sc["input_foreclosure"]["applicable"]
+    ms = whatif("model.menlo.us-ent-api.spend", "microsoft", "anthropic", 10, control="none")
+    fo = ms["screens"]["input_foreclosure"]
+    assert fo["applicable"] and fo["rival"] == "openai" and fo["actual_recapture"] == pytest.approx(40 / 73)
+    assert fo["effective_dhhi"] == pytest.approx(0.113 * 27 * 40) and "an upper bound" in fo["effective_dhhi_verdict"]
+    assert "effective ΔHHI: ΔHHI 122" in format_whatif(ms)
+    cloud = whatif("cloud.synergy.ww", "nvidia", "coreweave", 5, period="2025Q4")["screens"]["input_foreclosure"]
+    assert not cloud["applicable"] and "not downstream" in cloud["verdict"]
     # HSR size of transaction: never derived from a share; with a value, compared with the
     # configured threshold (USD 0.1264 bn for 2025), and a passive 10% keeps its exemption
     st = sc["size_of_transaction"]

@@ -52,6 +52,32 @@ def test_critical_recapture_on_a_worked_example():
     assert screens.share_recapture(30, 20) == pytest.approx(0.375)
 
 
+def test_effective_dhhi_of_an_input_foreclosure_on_a_worked_example():
+    """Downstream D 30%, its rival R 20%; the upstream supplier of R owns all of D (a vertical
+    merger), and half of its pricing pressure on the input reaches R's price.
+
+    vGUPPI_u = D_RD m_D P_D / w with D_RD = 30 / 80 = 0.375, m_D 0.5, P_D 3, w 1: 0.5625. The
+    pressure on R's price (P_R 3) is 0.5 x 0.5625 x 1 / 3 = 0.09375, which is the MGUPPI of a
+    profit weight kappa_RD = 0.5: 0.5 x 0.375 x 0.5 = 0.09375. Its MHHI delta: 0.5 x 20 x 30 =
+    300 points. At the ceiling (pass-through 1, sole supplier) 600: half the horizontal ΔHHI
+    2 x 30 x 20 = 1,200, since only R's price is pushed."""
+    from riskmodels.concentration import delta_hhi
+
+    v_guppi_u = screens.share_recapture(30, 20) * 0.5 * 3 / 1
+    assert v_guppi_u == pytest.approx(0.5625)
+    assert 0.5 * v_guppi_u * 1 / 3 == pytest.approx(screens.mguppi(0.5, 20, 30, 0.5)) == pytest.approx(0.09375)
+    assert screens.effective_dhhi(1.0, 30, 20, pass_through=0.5) == pytest.approx(300)
+    assert screens.effective_dhhi(1.0, 30, 20) == pytest.approx(600) == pytest.approx(delta_hhi([30, 20, 50], [0, 1]) / 2)
+    # a minority stake scales the weight: 23.5% of D, R buying 60% of its input from U, 0.5 through
+    assert screens.effective_dhhi(0.235, 27, 40, 0.5, 0.6) == pytest.approx(0.235 * 0.5 * 0.6 * 27 * 40)
+    assert screens.effective_dhhi(0.0, 30, 20) == 0.0
+    for kwargs, name in [({"stake": 1.2}, "stake"), ({"pass_through": -0.1}, "pass_through"),
+                         ({"share_down_pct": 70}, "share_down_pct \\+ share_rival_pct")]:
+        args = {"stake": 1.0, "share_down_pct": 30, "share_rival_pct": 40, **kwargs}
+        with pytest.raises(ValueError, match=name):
+            screens.effective_dhhi(**args)
+
+
 def test_a_stake_with_no_margin_data_is_not_computable():
     out = screens.guppi_screen(30, 20, margin_other=None, kappa=0.3, config=CFG)
     assert out["value"] is None and out["verdict"] == "not computable (no cited margin)"
@@ -385,6 +411,14 @@ def test_the_daily_mguppi_rows_on_the_snapshot(workspace):
     assert ms.value == pytest.approx(27 / 60) and (ms.threshold is None or np.isnan(ms.threshold))
     assert "not computable: no cited supplier margin m_U, downstream margin m_D, price ratio w/P_D" in ms.verdict
     assert not fc.market_id.str.startswith("compute.").any()          # compute is the input, not the market
+    # its effective ΔHHI: Microsoft's 23.5% of OpenAI (2026-02-27) as the weight on Anthropic's
+    # price, pass-through and supply share at their ceiling 1: at most 0.235 x 40 x 27 = 253.8
+    dh = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'effective_dhhi'",
+                        {"d": d}).set_index("subject_id")
+    ms = dh.loc["microsoft->openai"]
+    assert ms.value == pytest.approx(0.235 * 40 * 27) and ms.threshold == 100 and ms.verified == "unverified"
+    assert "an upper bound" in ms.verdict and "Moresi and Salop" in ms.source
+    assert "<td>Input foreclosure (effective ΔHHI)</td>" in card
     assert "id='dominance-concepts'" in text and "dc-accelerators.ww" in text.split("id='dominance-concepts'")[1]
 
 
@@ -417,3 +451,24 @@ def test_input_foreclosure_critical_against_actual_recapture_on_a_worked_example
     # a rival in the investee's own group, or no commitment from the investor's group: no row
     assert screens.input_foreclosure_screens({**frames, "compute_commitments": frames["compute_commitments"].assign(
         supplier_id="other")}, shares, conc, group, cfg).empty
+    # the effective ΔHHI: U holds 40% of D (ownership links as of the run date). Without cited
+    # pass-through or supply share both are taken at 1: at most 0.4 x 20 x 30 = 240 points, post
+    # 3,800 + 240 = 4,040, at this bound above the 2023 presumption (HHI > 1,800, ΔHHI > 100)
+    links = pd.DataFrame({"owner_id": ["u"], "firm_id": ["d"], "kind": ["stake"], "beta": [0.4], "votes": [0.0],
+                          "gamma_rights": [0.0], "status": ["included"]})
+    fc = screens.input_foreclosure_screens(frames, shares, conc, group, cfg, links=links)
+    assert fc.iloc[0].stake == pytest.approx(0.4)
+    dh = screens.effective_dhhi_rows(fc, cfg).iloc[0]
+    assert dh.dhhi == pytest.approx(screens.effective_dhhi(0.4, 30, 20)) == pytest.approx(240)
+    assert dh.post_hhi == pytest.approx(4040) and dh.kappa == pytest.approx(0.4)
+    assert "at this bound above the us-2023 presumption" in dh.verdict and "pass_through and supply_share" in dh.verdict
+    # cited factors narrow it: 0.5 x 0.4 x 0.4 x 600 = 48 points, below the presumption
+    cited = {**cfg, "vertical": {**cfg["vertical"], "effective_dhhi": {
+        **cfg["vertical"]["effective_dhhi"], "pass_through": {"value": 0.5, "label": "assumption", "source": "test"},
+        "supply_share": {"value": 0.4, "label": "assumption", "source": "test"}}}}
+    dh = screens.effective_dhhi_rows(fc, cited).iloc[0]
+    assert dh.dhhi == pytest.approx(48) and dh.verdict.endswith("below the us-2023 presumption")
+    assert "pass_through: test" in dh.source
+    # a stake whose % nobody published: no value, only the full-integration ceiling
+    unknown = screens.effective_dhhi_rows(fc.assign(stake=np.nan), cfg).iloc[0]
+    assert np.isnan(unknown.kappa) and "at full integration at most ΔHHI 600" in unknown.verdict
