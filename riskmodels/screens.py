@@ -41,7 +41,11 @@ def _number(name: str, value, lo: float | None = None, hi: float | None = None, 
 def _config(path: str) -> dict:
     from .config import load_yaml
 
-    return load_yaml(Path(path))
+    cfg = load_yaml(Path(path))
+    for th in (cfg.get("unilateral") or {}).get("guppi_thresholds") or []:
+        if "calibrate_delta" in th:   # a threshold calibrated to a ΔHHI bound, computed, never typed
+            th["value"] = guppi_from_delta(th["calibrate_delta"], th.get("margin", 1.0), th.get("recapture", 1.0))
+    return cfg
 
 
 def screens_config(settings=None) -> dict:
@@ -73,6 +77,20 @@ def guppi(share_self_pct: float, share_other_pct: float, margin_other: float, pr
     m = _number("margin_other", margin_other, 0, 1)
     r = _number("price_ratio", price_ratio, 0, open_lo=True)
     return diversion(share_self_pct, share_other_pct, ("share_self_pct", "share_other_pct")) * m * r
+
+
+def guppi_from_delta(delta_points: float, margin: float = 1.0, recapture: float = 1.0) -> float:
+    """GUPPI bound (fraction) equivalent to a ΔHHI bound (points): the GUPPI of a merger of two
+    equal firms whose ΔHHI is the bound, 2 s^2 = ΔHHI, so s = sqrt(ΔHHI / 2) (percent) and
+    GUPPI = margin x recapture x s / (1 - s) (mergeron's guppi_from_delta, without its rounding
+    to 0.5%). ``margin`` the price-cost margin (fraction; 1 is the parametric bound mergeron
+    uses), ``recapture`` the recapture rate (1: share-proportional diversion with no outside
+    good, the convention of :func:`diversion`)."""
+    d = _number("delta_points", delta_points, 0, 5000, open_lo=True)
+    m = _number("margin", margin, 0, 1, open_lo=True)
+    r = _number("recapture", recapture, 0, 1, open_lo=True)
+    s = math.sqrt(d / 2.0) / 100.0
+    return m * r * s / (1.0 - s)
 
 
 def guppi_screen(share_self_pct: float, share_other_pct: float, margin_other=None, price_ratio: float = 1.0,

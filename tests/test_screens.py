@@ -78,6 +78,23 @@ def test_effective_dhhi_of_an_input_foreclosure_on_a_worked_example():
             screens.effective_dhhi(**args)
 
 
+def test_a_guppi_threshold_calibrated_to_the_2023_delta_hhi_bound():
+    """ΔHHI 100 = 2 s^2 for two equal firms: s = sqrt(50) = 7.0711%; their GUPPI at margin 1 with
+    share-proportional diversion s / (1 - s) = 0.070711 / 0.929289 = 0.076091."""
+    s = 50 ** 0.5
+    assert screens.guppi_from_delta(100) == pytest.approx(0.0760911, rel=1e-6)
+    assert screens.guppi_from_delta(100) == pytest.approx(screens.guppi(s, s, 1.0))
+    from riskmodels.concentration import delta_hhi
+
+    assert delta_hhi([s, s, 100 - 2 * s], [0, 1]) == pytest.approx(100)
+    # margin and recapture scale it (mergeron's default recapture 0.855: 0.0651 before its rounding)
+    assert screens.guppi_from_delta(100, margin=0.5, recapture=0.855) == pytest.approx(0.5 * 0.855 * 0.0760911, rel=1e-6)
+    cal = [x for x in CFG["unilateral"]["guppi_thresholds"] if "calibrate_delta" in x]
+    assert len(cal) == 1 and cal[0]["value"] == pytest.approx(0.0760911, rel=1e-6) and "2023" in cal[0]["source"]
+    with pytest.raises(ValueError, match="delta_points"):
+        screens.guppi_from_delta(0)
+
+
 def test_a_stake_with_no_margin_data_is_not_computable():
     out = screens.guppi_screen(30, 20, margin_other=None, kappa=0.3, config=CFG)
     assert out["value"] is None and out["verdict"] == "not computable (no cited margin)"
