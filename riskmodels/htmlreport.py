@@ -782,7 +782,7 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
 
     labels = {"mguppi": "MGUPPI", "entrenchment": "Entrenchment", "eu_non_horizontal": "EU non-horizontal safe harbour",
               "critical_recapture": "Input foreclosure (critical recapture)",
-              "effective_dhhi": "Input foreclosure (effective ΔHHI)"}
+              "effective_dhhi": "Input foreclosure (effective ΔHHI)", "coordinated": "Coordinated effects"}
 
     def label(screen: str) -> str:
         return screen.split(".", 1)[1].upper() if screen.startswith("control.") else labels.get(screen, screen)

@@ -18,6 +18,7 @@ from .concentration import concentration_table, zone
 from .config import Settings, get_settings, load_yaml, thresholds
 from .dates import known_by, period_end
 from .ingest import land, load_sources, read_landed
+from .screens import load_config as load_screens_config
 from .validate import load_suite_dict, prepare_frame, validate_refs
 
 log = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
                             load_yaml(settings.home / "config" / "freshness.yaml"),
                             thresholds(settings).get("coverage_change_points"),
                             load_yaml(settings.home / "config" / "concepts.yaml"),
-                            load_yaml(settings.home / "config" / "screens.yaml"))
+                            load_screens_config(settings.home / "config" / "screens.yaml"))
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

@@ -39,6 +39,11 @@ def _number(name: str, value, lo: float | None = None, hi: float | None = None, 
 
 @lru_cache(maxsize=4)
 def _config(path: str) -> dict:
+    return load_config(Path(path))
+
+
+def load_config(path: Path) -> dict:
+    """A screens config file (``config/screens.yaml``) with its calibrated thresholds computed."""
     from .config import load_yaml
 
     cfg = load_yaml(Path(path))
@@ -645,6 +650,8 @@ def daily_screens(frames: dict, conc: pd.DataFrame | None, group: dict[str, str]
                 "source": "margin: " + w["margin_source"].fillna("none") + "; thresholds: "
                           + "; ".join(t["source"] for t in thresholds),
                 "ref_file": None, "ref_row": None}))
+        if "coordinated" in config:
+            parts.append(coordinated_rows(u, conc, config))
     if not parts:
         return pd.DataFrame(columns=SCREEN_COLUMNS)
     out = pd.concat([p[SCREEN_COLUMNS] for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
@@ -992,6 +999,34 @@ def unilateral_screens(links: pd.DataFrame, shares: pd.DataFrame, conc: pd.DataF
     return out[cols].reset_index(drop=True)
 
 
+def coordinated_rows(u: pd.DataFrame, conc: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Coordinated-effects flag per stake relationship (``screens`` rows, screen ``coordinated``):
+    of the fresh series where both groups sell (the :func:`unilateral_screens` rows), the one with
+    the highest HHI; flagged when it is above ``coordinated.hhi_above`` (2023 Guidelines: 1,800).
+    ``value`` that HHI (points), ``threshold`` the bound. The stake is already in the market, so
+    the series' HHI is the post-deal level (a partial stake leaves plain HHI unchanged)."""
+    co = config["coordinated"]
+    bound = float(co["hhi_above"])
+    h = u[["investor_id", "investee_id", "market_id", "period"]].merge(
+        conc[["market_id", "period", "hhi"]].drop_duplicates(["market_id", "period"]), on=["market_id", "period"])
+    h = h.sort_values(["investor_id", "investee_id", "hhi"], ascending=[True, True, False], kind="stable")
+    n = h.groupby(["investor_id", "investee_id"])["market_id"].transform("size")
+    w = h.drop_duplicates(["investor_id", "investee_id"])
+    if w.empty:
+        return pd.DataFrame(columns=SCREEN_COLUMNS)
+    n = n.loc[w.index]
+    hhi = w["hhi"].astype(float)
+    verdict = (np.where(hhi > bound, "flag: ", "no flag: ") + "HHI " + hhi.map("{:,.0f}".format) + " in "
+               + w["market_id"] + " " + w["period"] + np.where(hhi > bound, " is above ", " is not above ")
+               + f"{bound:,.0f}" + np.where(n > 1, " (the highest of " + n.astype(str) + " series where both sell)", ""))
+    return pd.DataFrame({
+        "subject_type": "relationship", "subject_id": w["investor_id"] + "->" + w["investee_id"],
+        "screen": "coordinated", "investor_id": w["investor_id"], "investee_id": w["investee_id"], "entity_id": None,
+        "market_id": w["market_id"], "period": w["period"], "as_of": None, "stake_pct": np.nan, "votes_pct": np.nan,
+        "voting": None, "rights": None, "value": hhi, "threshold": bound, "verdict": verdict, "regime": None,
+        "verified": co.get("verified", "unverified"), "source": co["source"], "ref_file": None, "ref_row": None})
+
+
 def _guppi_verdicts(u: pd.DataFrame, thresholds: list[dict]) -> pd.Series:
     """Verdict text per :func:`unilateral_screens` row against every configured threshold."""
     t = np.array([float(x["value"]) for x in thresholds])
@@ -1035,7 +1070,8 @@ def screens_summary(screens: pd.DataFrame) -> dict:
     first = g["verdict"].first()
     each = (ctl["_lab"] + " " + ctl["verdict"]).groupby([ctl["investor_id"], ctl["investee_id"]], sort=False).agg(", ".join)
     control = ("control " + first + " in " + labels).where(same, "control " + each)
-    rest = ((other["screen"].str.replace("_", " ") + ": " + other["verdict"])
+    named = other["screen"].replace({"effective_dhhi": "effective ΔHHI", "mguppi": "MGUPPI"}).str.replace("_", " ")
+    rest = ((named + ": " + other["verdict"])
             .groupby([other["investor_id"], other["investee_id"]], sort=False).agg("; ".join))
     unv = r[r["verified"] != "primary"]
     unverified = unv["_lab"].groupby([unv["investor_id"], unv["investee_id"]], sort=False).agg(", ".join)

@@ -402,6 +402,14 @@ def test_the_daily_mguppi_rows_on_the_snapshot(workspace):
     assert row.value is None or np.isnan(row.value)
     assert "sensitivity only" in row.verdict and row.verdict.startswith("MGUPPI on alphabet's price")
     assert row.threshold == 0.05 and "Sainsbury" in row.source and row.regime == "rights"
+    # coordinated effects: the highest HHI of the series where both sell, against 1,800
+    co = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'coordinated'", {"d": d}).set_index(
+        "subject_id")
+    c = co.loc["alphabet->anthropic"]
+    hhi = store.read_sql("SELECT hhi FROM concentration WHERE run_date = :d AND market_id = :m AND period = :p",
+                         {"d": d, "m": c.market_id, "p": c.period})["hhi"].iloc[0]
+    assert c.value == pytest.approx(hhi) and c.threshold == 1800 and c.verdict.startswith("flag: " if hhi > 1800 else "no flag")
+    assert set(co.index) == set(s.index)                           # one per relationship with an MGUPPI row
     # durable dominance on each concept's consensus (median across its series, year buckets):
     # Nvidia at a median 80% of data-centre accelerators in 2025FY, 30%+ since 2024FY -> 8 quarters
     cd = store.read_sql("SELECT * FROM screens WHERE run_date = :d AND screen = 'durable_dominance_concept'",
