@@ -40,6 +40,10 @@ def test_benchmark_smoke_at_scale_1(tmp_path):
     assert res[0]["scale"] == 1 and {"ingest", "validate", "validate_gx_full", "validate_pandas_full", "score",
                                      "ownership_mhhi", "loops", "store_sqlite"} <= set(res[0]["seconds"])
     assert res[0]["peak_rss_mib"] > 0 and res[0]["end_to_end_seconds"] > 0
+    # the floor ratio (issue 19): end to end over ingest + pandas checks on every row + SQLite store
+    floor = res[0]["seconds"]["ingest"] + res[0]["seconds"]["validate_pandas_full"] + res[0]["seconds"]["store_sqlite"]
+    assert res[0]["floor_seconds"] == round(floor, 3) and res[0]["floor_ratio"] >= 1
+    assert "**floor ratio**" in (tmp_path / "results.md").read_text()
     assert res[0]["postgresql_error"] is None and "store_postgresql" in res[0]["seconds"]   # COPY path timed
     assert res[0]["loops_found"] >= res[0]["planted_loops"]
     assert "| peak RSS of the pipeline (MiB) |" in (tmp_path / "results.md").read_text()
