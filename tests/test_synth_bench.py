@@ -43,6 +43,8 @@ def test_benchmark_smoke_at_scale_1(tmp_path):
     # the floor ratio (issue 19): end to end over ingest + pandas checks on every row + SQLite store
     floor = res[0]["seconds"]["ingest"] + res[0]["seconds"]["validate_pandas_full"] + res[0]["seconds"]["store_sqlite"]
     assert res[0]["floor_seconds"] == round(floor, 3) and res[0]["floor_ratio"] >= 1
+    e2e = sum(res[0]["seconds"][k] for k in ("ingest", "validate", "score", "store_sqlite"))
+    assert res[0]["end_to_end_seconds"] == round(e2e, 3)   # published totals add up from the published stages
     assert "**floor ratio**" in (tmp_path / "results.md").read_text()
     assert res[0]["postgresql_error"] is None and "store_postgresql" in res[0]["seconds"]   # COPY path timed
     assert res[0]["loops_found"] >= res[0]["planted_loops"]
