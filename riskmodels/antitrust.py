@@ -244,18 +244,19 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
 
 def pca_weights(x: np.ndarray) -> np.ndarray:
     """Component weights from the squared loadings of the first principal component of the
-    standardised components (OECD/JRC 2008, weighting by factor analysis)."""
-    from sklearn.decomposition import PCA
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    standardised components (OECD/JRC 2008, weighting by factor analysis).
 
+    The first right singular vector of the centred, standardised matrix: what scikit-learn's
+    ``make_pipeline(StandardScaler(), PCA(n_components=1))`` computes with its full LAPACK SVD
+    (tested equal), without the 0.8 s import of scikit-learn in the daily run."""
     keep = x.std(axis=0) > 0
     w = np.zeros(x.shape[1])
     if keep.sum() == 0 or x.shape[0] < 2:
         return np.full(x.shape[1], 1 / x.shape[1])
-    pipe = make_pipeline(StandardScaler(), PCA(n_components=1))
-    pipe.fit(x[:, keep])
-    load = pipe.named_steps["pca"].components_[0] ** 2
+    z = x[:, keep]
+    z = (z - z.mean(axis=0)) / z.std(axis=0)              # StandardScaler: population std (ddof 0)
+    _, _, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+    load = vt[0] ** 2                                      # the sign of a component does not matter
     w[keep] = load / load.sum()
     return w
 

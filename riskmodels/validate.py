@@ -345,6 +345,61 @@ def _memo_key(ref: dict, suite_doc_bytes: bytes, meta: dict, params: dict, vcfg:
             json.dumps(vcfg, sort_keys=True, default=str), settings.db_url, settings.storage_url)
 
 
+_FINGERPRINT: dict = {}
+
+
+def _code_fingerprint() -> str:
+    """The validation code's version: the bytes of the modules an outcome is computed by, and
+    the installed GX version (read from its metadata: GX itself is not imported)."""
+    if "fp" not in _FINGERPRINT:
+        from importlib.metadata import version
+
+        h = hashlib.sha256(version("great_expectations").encode())
+        for mod in ("validate.py", "checks.py", "datadocs.py", "dates.py", "ingest.py"):
+            h.update((Path(__file__).parent / mod).read_bytes())
+        _FINGERPRINT["fp"] = h.hexdigest()
+    return _FINGERPRINT["fp"]
+
+
+def _memo_path(key: tuple, settings: Settings):
+    """Where the outcome for ``key`` is kept under the storage root (``gx/memo/<sha256>.json``)."""
+    from . import storage
+
+    digest = hashlib.sha256(json.dumps([*key, _code_fingerprint()]).encode()).hexdigest()
+    return storage.path("gx", "memo", f"{digest}.json", settings=settings)
+
+
+def _memo_get(key: tuple, settings: Settings) -> dict | None:
+    """A recorded outcome for ``key``: this process's memo first, then the one kept in storage
+    by an earlier process (valid only while the Data Docs it points at exist)."""
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    from . import storage
+
+    p = _memo_path(key, settings)
+    try:
+        m = json.loads(p.read_text())
+    except (FileNotFoundError, ValueError):   # never validated, or a file no writer finished
+        return None
+    docs = m["row"].get("data_docs")
+    if docs and not storage.from_url(docs).exists():   # Data Docs expired: validate again
+        return None
+    _MEMO[key] = m
+    return m
+
+
+def _memo_put(key: tuple, m: dict, settings: Settings) -> None:
+    from . import storage
+
+    _MEMO[key] = m
+    while len(_MEMO) > MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    # numpy scalars as numbers, dates as ISO text (a reuse sets its own run date)
+    storage.write_text(_memo_path(key, settings), json.dumps(m, default=lambda o: o.item() if hasattr(o, "item")
+                                                            else str(o)))
+
+
 def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None,
                   settings: Settings | None = None) -> dict:
     """Validate every landed dataset in ``refs`` with its suite.
@@ -354,16 +409,19 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
     after validating *all* datasets (so one message lists every problem) DataQualityError is
     raised.
 
-    Within one process the outcome of a dataset whose bytes, suite and registries are unchanged
-    is reused instead of validated again (a backfill validates each distinct input once); its
-    ``validation_results`` row then points at the Data Docs of the run that validated it.
+    The outcome of a dataset whose bytes, suite, registries, validation modes and validation
+    code are unchanged is reused instead of validated again: within one process, and across
+    processes through a record under the storage root (``gx/memo/``; a backfill, a rerun of the
+    day or the next day's run validates each distinct input once, and GX is not even imported
+    when nothing is new). Its ``validation_results`` row then points at the Data Docs of the run
+    that validated it (``reused`` in the summary); when those Data Docs have expired the
+    dataset is validated again.
 
     Returns a JSON-able summary ``{dataset: {success, evaluated, failed_critical, ...}}``.
     """
 
     settings = settings or get_settings()
     t0 = time.perf_counter()
-    ctx = _context()
     frames, unparsed = {}, {}
     for r in refs:
         try:
@@ -381,10 +439,20 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
 
     params = {"entity_ids": ids("entities", "entity_id"), "market_ids": ids("markets", "market_id")}
     gx_params = {k: (v if v is not None else []) for k, v in params.items()}
-    try:
-        source = ctx.data_sources.get("riskmodels")
-    except (KeyError, ValueError):
-        source = ctx.data_sources.add_pandas("riskmodels")
+    gx_state: dict = {}
+
+    def gx_source():
+        """This process's GX context and pandas data source, started on the first dataset that
+        needs GX (none when every outcome is recorded)."""
+        if not gx_state:
+            ctx = _context()
+            try:
+                source = ctx.data_sources.get("riskmodels")
+            except (KeyError, ValueError):
+                source = ctx.data_sources.add_pandas("riskmodels")
+            gx_state.update(ctx=ctx, source=source)
+        return gx_state["ctx"], gx_state["source"]
+
     vcfg = validation_config(settings)
     summary, failures, rows, result_ids, fresh = {}, [], [], [], {}
     for ref in refs:
@@ -404,9 +472,8 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
         suite_bytes = suite_path(ref["suite"], settings).read_bytes()
         doc = json.loads(suite_bytes)
         key = _memo_key(ref, suite_bytes, doc.get("meta", {}), params, vcfg, settings)
-        if key in _MEMO:
-            m = _MEMO[key]
-            _MEMO.move_to_end(key)
+        m = _memo_get(key, settings)
+        if m is not None:
             failures.extend(m["crit"])
             summary[name] = dict(m["summary"], sha256=ref["sha256"], reused=True,
                                  seconds=round(time.perf_counter() - t_ds, 3))
@@ -415,6 +482,7 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
             continue
         frame = prepare_frame(frames[name], doc.get("meta", {}))
         frame = registry_flags(frame, doc.get("meta", {}), params)
+        ctx, source = gx_source()
         checkpoint = _checkpoint(ctx, source, name, ref["suite"], settings)
         labels = _labels(doc.get("meta", {}))
         gx_frame, mode, full = frame, "gx_full", None
@@ -454,12 +522,10 @@ def validate_refs(refs: list[dict], run_date: dt.date, run_id: str | None = None
     from .datadocs import publish_run
 
     docs_run = run_id or f"adhoc__{run_date.isoformat()}__{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%fZ}"
-    docs = publish_run(ctx, result_ids, docs_run, run_date, summary, settings) if result_ids else None
+    docs = publish_run(gx_state["ctx"], result_ids, docs_run, run_date, summary, settings) if result_ids else None
     for key, m in fresh.items():
         m["row"]["data_docs"] = docs
-        _MEMO[key] = m
-        while len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
+        _memo_put(key, m, settings)
     store.record_validation(rows, settings)
     seconds = round(time.perf_counter() - t0, 4)
     if failures:

@@ -149,6 +149,23 @@ def test_pca_weights():
     assert w.sum() == pytest.approx(1) and (w >= 0).all() and w[2] == 0  # a constant component gets no weight
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_pca_weights_equal_scikit_learns_pipeline(seed):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((60, 7)) * rng.random(7) * 3
+    x[:, 3] = 0.4                                                   # a constant component is left out
+    keep = x.std(axis=0) > 0
+    pipe = make_pipeline(StandardScaler(), PCA(n_components=1)).fit(x[:, keep])
+    load = pipe.named_steps["pca"].components_[0] ** 2
+    expected = np.zeros(7)
+    expected[keep] = load / load.sum()
+    np.testing.assert_allclose(pca_weights(x), expected, rtol=0, atol=1e-12)
+
+
 def test_movement_flags():
     change = pd.Series([0.1, -0.2, 0.0, 0.3, -0.1, 25.0, np.nan])
     z, flag = movement_flags(change, 3.5)
