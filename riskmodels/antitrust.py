@@ -212,34 +212,64 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
 
 
 def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: float, seed: int,
-               chunk: int = 100) -> dict:
+               chunk: int = 100, min_draws: int | None = None, tolerance_ranks: float = 0.0,
+               tolerance_share: float = 0.0) -> dict:
     """Rank bands under Monte Carlo weight draws ~ Dirichlet(concentration * weights).
 
     Rank 1 is the highest score; ties rank by subject order (a stable sort, so the bands are
     reproducible). Ranks are kept as int32 and the draws scored ``chunk`` at a time, so memory
-    is subjects x draws x 4 bytes. Percentiles use numpy's default linear interpolation."""
+    is subjects x draws x 4 bytes. Percentiles use numpy's default linear interpolation.
+
+    Stopping (``min_draws``): the bands are checked at ``min_draws``, twice that, four times...
+    up to ``draws``; the draws stop at the first check where no subject's 5th or 95th
+    percentile rank moved since the previous check by more than the tolerance, in ranks:
+    ``max(tolerance_ranks, tolerance_share * subjects)``. The weights drawn are the same
+    whenever the draws stop (the first columns of one seeded draw), so a run is reproducible
+    and a stop at ``draws`` gives exactly the bands of all draws. Returns ``draws`` (how many
+    were used) and ``tolerance`` (ranks) with the bands."""
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(concentration * weights / weights.sum(), size=draws).T        # (components, draws)
     n = x.shape[0]
     ranks = np.empty((n, draws), dtype=np.int32)
     positions = np.arange(1, n + 1, dtype=np.int32)
-    for lo in range(0, draws, chunk):
-        scores = x @ w[:, lo:lo + chunk]                                           # (subjects, chunk)
-        order = np.argsort(-scores, axis=0, kind="stable")
-        np.put_along_axis(ranks[:, lo:lo + chunk], order, positions[:, None], axis=0)
+    tol = max(float(tolerance_ranks), float(tolerance_share) * n)
+    checks = [] if not min_draws else [d for d in (min_draws * 2 ** k for k in range(32)) if d < draws]
+
+    def bands(d):
+        """(p05, p95) over the first ``d`` draws: the order statistics by partition, interpolated."""
+        hs = [(d - 1) * q / 100 for q in (5, 95)]
+        idx = sorted({j for h in hs for j in (int(np.floor(h)), min(int(np.floor(h)) + 1, d - 1))})
+        part = np.partition(ranks[:, :d], idx, axis=1)
+        return [part[:, int(np.floor(h))] + (h - np.floor(h)) * (part[:, min(int(np.floor(h)) + 1, d - 1)]
+                                                                  - part[:, int(np.floor(h))]) for h in hs]
+
+    done, previous, used, final = 0, None, draws, None
+    for target in checks + [draws]:
+        for lo in range(done, target, chunk):
+            hi = min(lo + chunk, target)
+            scores = x @ w[:, lo:hi]                                               # (subjects, chunk)
+            order = np.argsort(-scores, axis=0, kind="stable")
+            np.put_along_axis(ranks[:, lo:hi], order, positions[:, None], axis=0)
+        done = target
+        if target == draws:
+            break
+        now = bands(target)
+        if previous is not None and max(np.abs(a - b).max() for a, b in zip(now, previous)) <= tol:
+            used, final = target, now
+            break
+        previous = now
+    r = ranks[:, :used]
     base = np.empty(n, dtype=np.int64)
     base[np.argsort(-(x @ weights), kind="stable")] = np.arange(1, n + 1)
-    mean = ranks.mean(axis=1)
-    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", ranks, ranks, dtype=np.float64) / draws - mean ** 2, 0.0))
-    ranks.sort(axis=1)
+    mean = r.mean(axis=1)
+    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", r, r, dtype=np.float64) / used - mean ** 2, 0.0))
+    p05, p95 = final if final is not None else bands(used)
+    return {"rank": base, "rank_p05": p05, "rank_p95": p95, "rank_std": std, "draws": used, "tolerance": tol}
 
-    def pct(q):
-        h = (draws - 1) * q / 100
-        lo_i = int(np.floor(h))
-        hi_i = min(lo_i + 1, draws - 1)
-        return ranks[:, lo_i] + (h - lo_i) * (ranks[:, hi_i] - ranks[:, lo_i])
 
-    return {"rank": base, "rank_p05": pct(5), "rank_p95": pct(95), "rank_std": std}
+def _stopping(rob: dict) -> dict:
+    """The stopping rule of :func:`robustness` from ``antitrust.robustness`` (none when unset)."""
+    return {k: rob[k] for k in ("min_draws", "tolerance_ranks", "tolerance_share") if k in rob}
 
 
 def pca_weights(x: np.ndarray) -> np.ndarray:
@@ -294,7 +324,7 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     x = val.fillna(0.0).to_numpy()
     score = 100 * x @ weights
     rob = a["robustness"]
-    bands = robustness(x, weights, rob["draws"], rob["dirichlet_concentration"], rob["seed"])
+    bands = robustness(x, weights, rob["draws"], rob["dirichlet_concentration"], rob["seed"], **_stopping(rob))
     wp = pca_weights(x)
     names = entities.set_index("entity_id")["name"].to_dict()
     nm = lambda e: names.get(e, e)  # noqa: E731
@@ -343,7 +373,7 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
                                          f"{counts[r.firm]} relationship(s), as {r.role}. {r.explanation}"})
     firms = pd.DataFrame(firm_rows)
     fx = np.array([[json.loads(c)[k]["value"] or 0.0 for k in COMPONENTS] for c in firms["components"]])
-    fb = robustness(fx, weights, rob["draws"], rob["dirichlet_concentration"], rob["seed"])
+    fb = robustness(fx, weights, rob["draws"], rob["dirichlet_concentration"], rob["seed"], **_stopping(rob))
     for k in ("rank", "rank_p05", "rank_p95", "rank_std"):
         firms[k] = fb[k]
     out = pd.concat([out, firms], ignore_index=True)

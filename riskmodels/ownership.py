@@ -192,6 +192,27 @@ def group_of(entities: pd.DataFrame) -> dict[str, str]:
     return e["parent_id"].where(e["parent_id"].notna(), e.index.to_series()).to_dict()
 
 
+def _tagged(ids: pd.Series, tags: pd.Series) -> pd.Series:
+    """``ids + TAG_SEP + tags`` with one string built per distinct (id, tag), not per row."""
+    codes, uniq = pd.factorize(ids, use_na_sentinel=False)
+    tcodes, tuniq = pd.factorize(tags.astype(str), use_na_sentinel=False)
+    combo, inverse = np.unique(codes.astype(np.int64) * len(tuniq) + tcodes, return_inverse=True)
+    labels = np.array([f"{uniq[c // len(tuniq)]}{TAG_SEP}{tuniq[c % len(tuniq)]}" for c in combo.tolist()],
+                      dtype=object)
+    return pd.Series(labels[inverse.ravel()], index=ids.index, dtype=object)
+
+
+def node_ids(links: pd.DataFrame, group: dict[str, str], tag: str | None = None) -> pd.DataFrame:
+    """Each link's firm node, owner node (parent groups) and owner id, as :class:`Matrices` names
+    them. ``tag``: block-diagonal matrices, the links of each value of that column (a
+    point-in-time cut) form their own owners and nodes, named "<id><TAG_SEP><tag>"."""
+    firm, owner_node, owner_id = to_group(links["firm_id"], group), to_group(links["owner_id"], group), links["owner_id"]
+    if tag is not None and len(links):
+        t = links[tag]
+        firm, owner_node, owner_id = _tagged(firm, t), _tagged(owner_node, t), _tagged(owner_id, t)
+    return pd.DataFrame({"firm": firm, "owner_node": owner_node, "owner_id": owner_id}, index=links.index)
+
+
 class Matrices:
     """Effective cash-flow and control matrices (owners x firm nodes) for each regime, sparse.
 
@@ -203,16 +224,12 @@ class Matrices:
     (nodes x nodes: the numerators of the O'Brien-Salop profit weights), all scipy CSR.
     """
 
-    def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str], tag: str | None = None):
+    def __init__(self, links: pd.DataFrame, extra_nodes: list[str], group: dict[str, str], tag: str | None = None,
+                 ids: pd.DataFrame | None = None):
         inc = links[links["status"] == "included"]
-        firm = to_group(inc["firm_id"], group)
-        owner_node = to_group(inc["owner_id"], group)
-        owner_id = inc["owner_id"]
-        if tag is not None:
-            # block-diagonal: the links of each value of column ``tag`` (a point-in-time cut) form
-            # their own owners and nodes, named "<id><TAG_SEP><tag>" (``extra_nodes`` come named so)
-            t = TAG_SEP + inc[tag].astype(str)
-            firm, owner_node, owner_id = firm + t, owner_node + t, owner_id + t
+        # ``ids``: :func:`node_ids` of ``links`` computed once for several Matrices of its subsets
+        ids = node_ids(inc, group, tag) if ids is None else ids.loc[inc.index]
+        firm, owner_node, owner_id = ids["firm"], ids["owner_node"], ids["owner_id"]
         nodes = sorted(set(firm) | set(extra_nodes))
         node_set = set(nodes)
         firm_owned = (owner_node.isin(node_set) & (owner_node != firm)).to_numpy()
@@ -411,12 +428,13 @@ def _delta(m, sp_, sq, kpq, kpp, n_markets) -> np.ndarray:
     return np.bincount(m, sp_ * sq * kappa, n_markets)
 
 
-def layout_mhhi(layout, mats: Matrices) -> pd.DataFrame:
-    """HHI, MHHI and delta of a :func:`market_layout` under every regime (points 0-10,000)."""
+def layout_mhhi(layout, mats: Matrices, pairs: tuple | None = None) -> pd.DataFrame:
+    """HHI, MHHI and delta of a :func:`market_layout` under every regime (points 0-10,000).
+    ``pairs``: the layout's :func:`_pairs`, when several Matrices on the same nodes share it."""
     keys, S, cols = layout
     n_nodes = len(mats.nodes)
     h = (S ** 2).sum(axis=1)
-    m, sp_, sq, np_, nq = _pairs(S, cols, n_nodes)
+    m, sp_, sq, np_, nq = pairs if pairs is not None else _pairs(S, cols, n_nodes)
     out = []
     for regime in REGIMES:
         K = mats.K[regime]
@@ -639,20 +657,22 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         links = links_as_of_many(stakes, holders, entities, list(block["as_of"]), cfg)
         links["_key"] = block["_key"].to_numpy()[links["_key"].to_numpy(dtype=np.int64)]
         extra = [n + TAG_SEP + str(k) for k in block["_key"] for n in market_nodes]
-        mats = Matrices(links, extra, group, tag="_key")
+        ids = node_ids(links[links["status"] == "included"], group, tag="_key")   # named once for all three
+        mats = Matrices(links, extra, group, tag="_key", ids=ids)
         # the same links split by what they are: common ownership (institutional holders) and
         # strategic stakes (stake_rights, 13D/13G), each delta computed alone
         # (on the same nodes, so one market layout serves all three)
-        parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key")
+        parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key", ids=ids)
                  for kind in ("holder", "stake")}
         in_block = shares[shares["_key"].isin(block["_key"])]
         # market-periods in batches of similar width (padded layouts stay near their real size)
         for part in _batches(in_block, power=1):
             layout = market_layout(part, mats.node_index, group, tag="_key")
-            res = layout_mhhi(layout, mats)
+            pairs = _pairs(layout[1], layout[2], len(mats.nodes))
+            res = layout_mhhi(layout, mats, pairs)
             for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
-                # same layout, same row order (keys x regimes): aligned by position
-                res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
+                # same layout and nodes, same row order (keys x regimes): aligned by position
+                res[column] = layout_mhhi(layout, parts[kind], pairs)["delta"].to_numpy()
             as_of = part.drop_duplicates(["market_id", "period"]).set_index(["market_id", "period"])["as_of"]
             res["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(res[["market_id", "period"]])).to_numpy()
             results.append(res)

@@ -143,6 +143,43 @@ def test_robustness_reports_stability_and_instability():
     assert tied["rank_p05"][0] == 1 and tied["rank_p95"][0] == 2     # the instability is reported
 
 
+def _reference_bands(x, weights, draws, concentration, seed, use):
+    """Rank bands by the textbook route: every draw ranked with argsort, np.percentile over the
+    first ``use`` draws."""
+    w = np.random.default_rng(seed).dirichlet(concentration * weights / weights.sum(), size=draws).T[:, :use]
+    scores = x @ w
+    ranks = np.empty(scores.shape, dtype=np.int64)
+    for j in range(use):
+        ranks[np.argsort(-scores[:, j], kind="stable"), j] = np.arange(1, len(x) + 1)
+    return np.percentile(ranks, 5, axis=1), np.percentile(ranks, 95, axis=1), ranks.std(axis=1)
+
+
+def test_robustness_bands_equal_the_textbook_route_and_stop_only_when_stable():
+    rng = np.random.default_rng(3)
+    x, w = rng.random((300, 6)), np.array([0.3, 0.2, 0.15, 0.15, 0.1, 0.1])
+    full = robustness(x, w, 800, 50.0, 7)
+    p05, p95, std = _reference_bands(x, w, 800, 50.0, 7, 800)
+    assert full["draws"] == 800
+    np.testing.assert_allclose(full["rank_p05"], p05, atol=1e-9)
+    np.testing.assert_allclose(full["rank_p95"], p95, atol=1e-9)
+    np.testing.assert_allclose(full["rank_std"], std, atol=1e-9)
+    # a loose tolerance stops early, on the first draws of the same seeded draw
+    early = robustness(x, w, 800, 50.0, 7, min_draws=100, tolerance_ranks=60)
+    assert early["draws"] in (200, 400) and early["tolerance"] == 60
+    p05, p95, _ = _reference_bands(x, w, 800, 50.0, 7, early["draws"])
+    np.testing.assert_allclose(early["rank_p05"], p05, atol=1e-9)
+    np.testing.assert_allclose(early["rank_p95"], p95, atol=1e-9)
+    # the tolerance is the larger of the ranks and the share of subjects
+    assert robustness(x, w, 800, 50.0, 7, min_draws=100, tolerance_share=0.2)["tolerance"] == 60
+    # a tolerance no band meets takes every draw, and gives exactly the full bands
+    strict = robustness(x, w, 800, 50.0, 7, min_draws=100, tolerance_ranks=0)
+    assert strict["draws"] == 800 and np.array_equal(strict["rank_p95"], full["rank_p95"])
+    # a clear order is stable at once
+    clear = robustness(np.array([[1.0, 1.0], [0.1, 0.1], [0.0, 0.0]]), np.array([0.5, 0.5]), 2000, 50.0, 1,
+                       min_draws=250, tolerance_ranks=0.5)
+    assert clear["draws"] == 500 and clear["rank_p05"].tolist() == clear["rank_p95"].tolist() == [1, 2, 3]
+
+
 def test_pca_weights():
     x = np.array([[0, 0.1, 1], [1, 0.9, 1], [0.5, 0.4, 1], [0.2, 0.3, 1.0]])
     w = pca_weights(x)
