@@ -45,22 +45,13 @@ var/airflow/airflow.db: | $(VENV)/.installed
 airflow-db: var/airflow/airflow.db
 
 run: $(VENV)/.installed var/airflow/airflow.db
-	@echo "== airflow dags test sec_filings $(SEC_LOGICAL)  (SEC EDGAR replayed from data/recorded/sec)"
-	@$(BIN)/airflow dags test sec_filings $(SEC_LOGICAL) > var/airflow/last-sec-run.log 2>&1 \
-	  || (tail -n 80 var/airflow/last-sec-run.log; echo "DAG run failed; full log: var/airflow/last-sec-run.log"; exit 1)
-	@echo "DAG run succeeded (log: var/airflow/last-sec-run.log)"
-	@echo "== airflow dags test epoch_compute $(EPOCH_LOGICAL)  (Epoch AI replayed from data/recorded/epoch)"
-	@$(BIN)/airflow dags test epoch_compute $(EPOCH_LOGICAL) > var/airflow/last-epoch-run.log 2>&1 \
-	  || (tail -n 80 var/airflow/last-epoch-run.log; echo "DAG run failed; full log: var/airflow/last-epoch-run.log"; exit 1)
-	@echo "DAG run succeeded (log: var/airflow/last-epoch-run.log)"
-	@echo "== airflow dags test regulatory_feeds $(FEEDS_LOGICAL)  (FTC, EC, CMA, DOJ feeds replayed from data/recorded/feeds)"
-	@$(BIN)/airflow dags test regulatory_feeds $(FEEDS_LOGICAL) > var/airflow/last-feeds-run.log 2>&1 \
-	  || (tail -n 80 var/airflow/last-feeds-run.log; echo "DAG run failed; full log: var/airflow/last-feeds-run.log"; exit 1)
-	@echo "DAG run succeeded (log: var/airflow/last-feeds-run.log)"
-	@echo "== airflow dags test ai_stack_daily $(LOGICAL)  (run date $(TODAY))"
-	@$(BIN)/airflow dags test ai_stack_daily $(LOGICAL) > var/airflow/last-run.log 2>&1 \
-	  || (tail -n 80 var/airflow/last-run.log; echo "DAG run failed; full log: var/airflow/last-run.log"; exit 1)
-	@echo "DAG run succeeded (log: var/airflow/last-run.log)"
+	@echo "Sources replayed from data/recorded/ (SEC EDGAR, Epoch AI, the FTC, EC, CMA and DOJ feeds), then the daily DAG for run date $(TODAY);"
+	@echo "the four DAG runs share one process (scripts/dags_test.py calls Airflow's own 'dags test' for each)."
+	@$(BIN)/python scripts/dags_test.py \
+	  "sec_filings=$(SEC_LOGICAL)=var/airflow/last-sec-run.log" \
+	  "epoch_compute=$(EPOCH_LOGICAL)=var/airflow/last-epoch-run.log" \
+	  "regulatory_feeds=$(FEEDS_LOGICAL)=var/airflow/last-feeds-run.log" \
+	  "ai_stack_daily=$(LOGICAL)=var/airflow/last-run.log"
 	@echo
 	@echo "Most concentrated markets per layer (latest period of each market, fresh series first; HHI in points, shares in %):"
 	@$(BIN)/riskmodels show concentration --top 3 --per-layer
