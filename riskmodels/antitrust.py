@@ -218,7 +218,8 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
 
     Rank 1 is the highest score; ties rank by subject order (a stable sort, so the bands are
     reproducible). Ranks are kept as int32 and the draws scored ``chunk`` at a time, so memory
-    is subjects x draws x 4 bytes. Percentiles use numpy's default linear interpolation.
+    is subjects x draws taken x 4 bytes (twice that while percentiles are read). Percentiles
+    use numpy's default linear interpolation.
 
     Stopping (``min_draws``): the bands are checked at ``min_draws``, twice that, four times...
     up to ``draws``; the draws stop at the first check where no subject's 5th or 95th
@@ -230,7 +231,8 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(concentration * weights / weights.sum(), size=draws).T        # (components, draws)
     n = x.shape[0]
-    ranks = np.empty((n, draws), dtype=np.int32)
+    # draw-major (Fortran order): the draws not taken are pages never touched
+    ranks = np.empty((n, draws), dtype=np.int32, order="F")
     positions = np.arange(1, n + 1, dtype=np.int32)
     tol = max(float(tolerance_ranks), float(tolerance_share) * n)
     checks = [] if not min_draws else [d for d in (min_draws * 2 ** k for k in range(32)) if d < draws]
@@ -239,7 +241,8 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
         """(p05, p95) over the first ``d`` draws: the order statistics by partition, interpolated."""
         hs = [(d - 1) * q / 100 for q in (5, 95)]
         idx = sorted({j for h in hs for j in (int(np.floor(h)), min(int(np.floor(h)) + 1, d - 1))})
-        part = np.partition(ranks[:, :d], idx, axis=1)
+        part = np.ascontiguousarray(ranks[:, :d])            # one subject's draws side by side
+        part.partition(idx, axis=1)
         return [part[:, int(np.floor(h))] + (h - np.floor(h)) * (part[:, min(int(np.floor(h)) + 1, d - 1)]
                                                                   - part[:, int(np.floor(h))]) for h in hs]
 

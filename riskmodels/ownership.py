@@ -345,6 +345,8 @@ class Matrices:
         self.K = {r: (self.gamma[r].T.tocsr() @ bt).tocsr() for r in REGIMES}
         for m in self.K.values():
             m.sort_indices()
+        # K_pp per node and regime, read by every market batch (a diagonal is a pass over K)
+        self.K_diag = {r: m.diagonal() for r, m in self.K.items()}
 
 
 def _chain_inverse(c) -> "sp.csr_matrix":
@@ -438,7 +440,7 @@ def layout_mhhi(layout, mats: Matrices, pairs: tuple | None = None) -> pd.DataFr
     out = []
     for regime in REGIMES:
         K = mats.K[regime]
-        kpp = K.diagonal()[np_]
+        kpp = mats.K_diag[regime][np_]
         if (kpp <= 0).any():
             warnings.warn("some firms are controlled by nobody: their profit-weight rows are zero", RuntimeWarning)
         d = _delta(m, sp_, sq, _at(K, np_, nq), kpp, len(keys))
@@ -584,7 +586,7 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
         a2 = np.where(hr >= 0, _at(K, n, hr), _at(G, orr, n))
         gu = (pt_b[r] * a2 + rho_b[r] * _at(G, resr, n)) / den_b[r]
         xg = _at(Xg, kr, n)
-        kdiag_new = K.diagonal()[n] + xg * vb + xb * gu + xg * xb * vu[r]
+        kdiag_new = mats.K_diag[regime][n] + xg * vb + xb * gu + xg * xb * vu[r]
         k_new = kblock[regime][mrow[e], t1, t2] + xg[P1] * vb[P2] + xb[P2] * gu[P1] + xg[P1] * xb[P2] * vu[e]
         d1 = kdiag_new[P1]
         new = np.bincount(e, w * np.divide(k_new, d1, out=np.zeros_like(k_new), where=d1 > 1e-12), n_r)
@@ -653,6 +655,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     first = cuts.drop_duplicates("_key")
     size = (first["ns"] + first["nh"] + len(market_nodes) + 1).to_numpy()
     chunk = np.cumsum(size) // CHUNK_ROWS
+    by_key = dict(tuple(shares.groupby("_key", sort=False)))     # each cut's market rows, split once
     for _, block in first.groupby(chunk, sort=True):
         links = links_as_of_many(stakes, holders, entities, list(block["as_of"]), cfg)
         links["_key"] = block["_key"].to_numpy()[links["_key"].to_numpy(dtype=np.int64)]
@@ -664,7 +667,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         # (on the same nodes, so one market layout serves all three)
         parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key", ids=ids)
                  for kind in ("holder", "stake")}
-        in_block = shares[shares["_key"].isin(block["_key"])]
+        in_block = pd.concat([by_key[k] for k in block["_key"] if k in by_key]).sort_index()   # shares order
         # market-periods in batches of similar width (padded layouts stay near their real size)
         for part in _batches(in_block, power=1):
             layout = market_layout(part, mats.node_index, group, tag="_key")
