@@ -655,7 +655,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     first = cuts.drop_duplicates("_key")
     size = (first["ns"] + first["nh"] + len(market_nodes) + 1).to_numpy()
     chunk = np.cumsum(size) // CHUNK_ROWS
-    by_key = dict(tuple(shares.groupby("_key", sort=False)))     # each cut's market rows, split once
+    rows_of_key = shares.groupby("_key", sort=False).indices     # each cut's market rows (positions), found once
     for _, block in first.groupby(chunk, sort=True):
         links = links_as_of_many(stakes, holders, entities, list(block["as_of"]), cfg)
         links["_key"] = block["_key"].to_numpy()[links["_key"].to_numpy(dtype=np.int64)]
@@ -667,7 +667,7 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         # (on the same nodes, so one market layout serves all three)
         parts = {kind: Matrices(links[links["kind"] == kind], mats.nodes, group, tag="_key", ids=ids)
                  for kind in ("holder", "stake")}
-        in_block = pd.concat([by_key[k] for k in block["_key"] if k in by_key]).sort_index()   # shares order
+        in_block = shares.iloc[np.sort(np.concatenate([rows_of_key[k] for k in block["_key"] if k in rows_of_key]))]
         # market-periods in batches of similar width (padded layouts stay near their real size)
         for part in _batches(in_block, power=1):
             layout = market_layout(part, mats.node_index, group, tag="_key")
