@@ -672,7 +672,8 @@ def build_report(run_date: dt.date | None = None, out_dir: Path | None = None, s
     band = own.pivot_table(index=["market_id", "period"], columns="regime", values="mhhi") if len(own) else pd.DataFrame()
     parts = ["<h3 id='concentration'>Every series, per layer</h3><p><small>HHI in points on the reported shares "
              "(lower bound); upper bound takes the unattributed remainder as one firm; MHHI band across the silent, "
-             "rights, proportional, full and jurisdictional control regimes; change against the previous period of the same series."
+             "rights, proportional, full and jurisdictional control regimes (jurisdictional: control as the authorities reviewing "
+             "the market's geography would class each stake); change against the previous period of the same series."
              "</small></p>"]
     if latest.empty:
         parts.append(_no_data("no market-period published for this date"))

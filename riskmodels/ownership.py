@@ -19,8 +19,9 @@ From the point-in-time frames this module builds, for any date:
   ``proportional``  gamma = beta for every owner;
   ``full``          every listed investor controls its investee (the upper end of the band);
   ``jurisdictional`` control as the competition authorities would class it: each link takes the
-                    strongest gamma regime its control class implies in the jurisdictions of
-                    ``config/screens.yaml`` ``jurisdictional_mhhi`` (riskmodels.screens: full ->
+                    strongest gamma regime its control class implies in the jurisdictions that
+                    review the market (``config/screens.yaml`` ``jurisdictional_mhhi``, by the
+                    market's geography; riskmodels.screens: full ->
                     gamma 1 and no residual control, rights -> the rights weight, silent -> no
                     control, its votes back with the other shareholders; undisclosed votes keep
                     the rights weight).
@@ -622,22 +623,71 @@ def _batches(shares: pd.DataFrame, power: int, budget: int | None = None):
 
 
 def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame,
-                     entities: pd.DataFrame, run_date: dt.date, cfg: dict, top_drivers: int = 3):
+                     entities: pd.DataFrame, run_date: dt.date, cfg: dict, top_drivers: int = 3,
+                     geography=None):
     """MHHI per market-period and regime, the links used, and the stakes driving each delta.
 
     Ownership for each market-period is as of min(period end, run date). Returns three frames:
     ``mhhi`` (market_id, period, regime, hhi, mhhi, delta, delta_common, delta_strategic,
-    ownership_as_of; the last two from the holder links alone and the stake links alone), ``links`` (as of
-    the run date, with status), ``drivers`` (market_id, period, regime, rank, owner_id,
-    firm_id, beta, delta_contribution: how much MHHI delta falls when that one link is removed;
-    the ``top_drivers`` largest per market-period and regime, for the latest period of each
-    market) and ``contributions`` (the same for every link, unranked).
+    ownership_as_of, jurisdictions; the two deltas from the holder links alone and the stake
+    links alone; ``jurisdictions``: on ``jurisdictional`` rows, the jurisdictions whose control
+    classes that market's links took), ``links`` (as of the run date, with status; their
+    jurisdictional columns from the default jurisdictions), ``drivers`` (market_id, period, regime,
+    rank, owner_id, firm_id, beta, delta_contribution: how much MHHI delta falls when that one link
+    is removed; the ``top_drivers`` largest per market-period and regime, for the latest period of
+    each market) and ``contributions`` (the same for every link, unranked).
+
+    ``geography`` (market_id -> geography) with ``cfg["jurisdictional"]["by_geography"]``: each
+    market's jurisdictional regime reads the classes of its own jurisdictions
+    (:func:`riskmodels.screens.market_jurisdictions`); the markets of each jurisdiction set are
+    scored in a pass of their own (a market is scored once; the other regimes do not depend on it).
     """
-    group = group_of(entities)
     shares = shares[shares["share_pct"].notna()].copy()
+    jcfg = cfg.get("jurisdictional")
+    if jcfg:
+        from .screens import market_jurisdictions
+
+        sets = market_jurisdictions(shares["market_id"], geography, jcfg)
+    else:
+        sets = pd.Series("", index=shares.index, dtype=object)
+    stakes, holders = prepare_dated(stakes), prepare_dated(holders)
+    results, drivers = [], []
+    for js in sorted(sets.unique()):
+        pcfg = {**cfg, "jurisdictional": {**jcfg, "jurisdictions": js.split(",")}} if jcfg else cfg
+        res, drv = _scores_pass(shares[(sets == js).to_numpy()], stakes, holders, entities, run_date, pcfg, top_drivers)
+        if jcfg:
+            for r in res:
+                r["jurisdictions"] = np.where(r["regime"].to_numpy() == "jurisdictional", js, None)
+        results += res
+        drivers += drv
+    mhhi = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
+        columns=["market_id", "period", "hhi", "mhhi", "delta", "regime", "delta_common", "delta_strategic",
+                 "ownership_as_of", "jurisdictions"])
+    if "jurisdictions" not in mhhi:
+        mhhi["jurisdictions"] = None
+    drv = pd.concat(drivers, ignore_index=True) if drivers else pd.DataFrame(
+        columns=["market_id", "period", "regime", "delta_contribution", "owner_id", "firm_id", "beta", "link_kind",
+                 "rank"])
+    contributions = drv.copy()
+    if len(drv):
+        drv = drv.sort_values(["market_id", "period", "regime", "delta_contribution"],
+                              ascending=[True, True, True, False])
+        drv["rank"] = drv.groupby(["market_id", "period", "regime"]).cumcount() + 1
+        drv = drv[drv["rank"] <= top_drivers]
+    else:
+        drv = drv.assign(rank=pd.Series(dtype=int))
+    links_now = links_as_of(stakes, holders, entities, run_date, cfg)
+    return mhhi, links_now, drv.reset_index(drop=True), contributions.reset_index(drop=True)
+
+
+def _scores_pass(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame, entities: pd.DataFrame,
+                 run_date: dt.date, cfg: dict, top_drivers: int):
+    """:func:`ownership_scores` for the market-periods of one jurisdiction set: lists of mhhi
+    frames and driver frames."""
+    group = group_of(entities)
+    shares = shares.copy()
     shares["as_of"] = period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
-    stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
     # drivers are computed for the latest period of each market (what alerts, risk scores and the
     # report use); MHHI itself for every period
@@ -691,19 +741,4 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
                 "regime": c["regime"].to_numpy(), "delta_contribution": c["delta_contribution"].to_numpy(),
                 "owner_id": row["owner_id"].to_numpy(), "firm_id": row["firm_id"].to_numpy(),
                 "beta": row["beta"].to_numpy(), "link_kind": row["kind"].to_numpy()}))
-    mhhi = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
-        columns=["market_id", "period", "hhi", "mhhi", "delta", "regime", "delta_common", "delta_strategic",
-                 "ownership_as_of"])
-    drv = pd.concat(drivers, ignore_index=True) if drivers else pd.DataFrame(
-        columns=["market_id", "period", "regime", "delta_contribution", "owner_id", "firm_id", "beta", "link_kind",
-                 "rank"])
-    contributions = drv.copy()
-    if len(drv):
-        drv = drv.sort_values(["market_id", "period", "regime", "delta_contribution"],
-                              ascending=[True, True, True, False])
-        drv["rank"] = drv.groupby(["market_id", "period", "regime"]).cumcount() + 1
-        drv = drv[drv["rank"] <= top_drivers]
-    else:
-        drv = drv.assign(rank=pd.Series(dtype=int))
-    links_now = links_as_of(stakes, holders, entities, run_date, cfg)
-    return mhhi, links_now, drv.reset_index(drop=True), contributions.reset_index(drop=True)
+    return results, drivers

@@ -178,11 +178,14 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
 
         if screens_cfg is not None and screens_cfg.get("jurisdictional_mhhi"):
             # the jurisdictional MHHI regime reads each link's control class (riskmodels.screens)
+            # (of the jurisdictions reviewing each market: config/screens.yaml by_geography)
+            jm = screens_cfg["jurisdictional_mhhi"]
             ownership_cfg = {**ownership_cfg, "jurisdictional": {
-                "control": screens_cfg["control"], "jurisdictions": screens_cfg["jurisdictional_mhhi"]["jurisdictions"]}}
-
+                "control": screens_cfg["control"], "jurisdictions": jm["jurisdictions"],
+                "by_geography": jm.get("by_geography") or {}}}
+        geography = frames["markets"].set_index("market_id")["geography"] if "markets" in frames else None
         mh, links, drivers, contributions = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
-                                              frames["entities"], run_date, ownership_cfg)
+                                              frames["entities"], run_date, ownership_cfg, geography=geography)
         mh = mh.rename(columns={"delta": "delta_mhhi", "delta_common": "delta_mhhi_common",
                                 "delta_strategic": "delta_mhhi_strategic"})
         mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),

@@ -250,11 +250,20 @@ def control_class(votes_pct, rights: Iterable[str] | str | None, jurisdiction: s
         # undisclosed votes: only a capital share that meets a "capital or votes" rule decides
         for r in j["classes"]:
             if "capital_or_votes" in r and not math.isnan(c) and _holds(r, c, got, c):
-                return {"class": r["name"], "regime": r["regime"], **meta}
+                return {"class": r["name"], "regime": r["regime"], **meta, **_rule_meta(r, j)}
         return {"class": UNKNOWN, "regime": None, **meta}
     v = _number("votes_pct", votes_pct, 0, 100)
     rule = next(r for r in j["classes"] if _holds(r, v, got, c))
-    return {"class": rule["name"], "regime": rule["regime"], **meta}
+    return {"class": rule["name"], "regime": rule["regime"], **meta, **_rule_meta(rule, j)}
+
+
+def _rule_meta(rule: dict, j: dict) -> dict:
+    """A class's own source and verification, where it has its own text (a jurisdiction's classes
+    may come from several rules: the HSR control definition beside the passive exemption)."""
+    if "source" not in rule and "verified" not in rule:
+        return {}
+    return {"verified": rule.get("verified", j.get("verified", "unverified")),
+            "source": rule.get("source", j["source"])}
 
 
 def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataFrame:
@@ -282,9 +291,13 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
     for j in JURISDICTIONS:
         jc = cfg["control"][j]
         name, regime = _classify(votes, stake.to_numpy(dtype=float), has, jc)
+        meta = {r["name"]: _rule_meta(r, jc) for r in jc["classes"] if _rule_meta(r, jc)}
+        cls = pd.Series(name, dtype=object)
+        verified = cls.map({k: m["verified"] for k, m in meta.items()}).fillna(jc.get("verified", "unverified"))
+        source = cls.map({k: m["source"] for k, m in meta.items()}).fillna(jc["source"])
         out.append(s[["as_of", "investor_id", "investee_id", "stake_pct", "voting"]].assign(
             votes_pct=votes, rights=rights_text.to_numpy(), jurisdiction=j, control_class=name, regime=regime,
-            verified=jc.get("verified", "unverified"), source=jc["source"]))
+            verified=verified.to_numpy(), source=source.to_numpy()))
     return pd.concat(out, ignore_index=True)
 
 
@@ -340,6 +353,20 @@ def jurisdictional_weights(links: pd.DataFrame, jcfg: dict) -> pd.DataFrame:
     kept = np.where(best == 0, 0.0, np.nan_to_num(votes / 100.0, nan=0.0))
     return links.assign(control_jurisdictional=label, gamma_jurisdictional=gamma, votes_jurisdictional=kept,
                         full_jurisdictional=best == 2)
+
+
+def market_jurisdictions(market_ids: pd.Series, geography, jcfg: dict) -> pd.Series:
+    """Per row of ``market_ids``, the jurisdictions whose control classes its ``jurisdictional``
+    MHHI reads, comma-joined (``"us"``; ``"uk,eu,de,us"``): the ``by_geography`` entry of the
+    market's geography (``geography``: market_id -> geography as data/markets.csv spells it), else
+    the default ``jurisdictions`` (worldwide markets, geographies no entry names, unknown markets)."""
+    default = ",".join(jcfg["jurisdictions"])
+    unknown = sorted({j for js in (jcfg.get("by_geography") or {}).values() for j in js} - set(jcfg["control"]))
+    if unknown:
+        raise ValueError(f"jurisdictional_mhhi.by_geography names jurisdictions without control classes: {unknown}")
+    by_geo = {g: ",".join(js) for g, js in (jcfg.get("by_geography") or {}).items()}
+    geo = pd.Series(geography) if geography is not None else pd.Series(dtype=object)
+    return market_ids.map(geo).map(by_geo).fillna(default).astype(object)
 
 
 #: columns of the ``screens`` table (after run_date)

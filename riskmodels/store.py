@@ -80,7 +80,8 @@ ADDED_COLUMNS = [("validation_results", "mode", "VARCHAR(32)"), ("validation_res
                  ("ownership_links", "control_jurisdictional", "VARCHAR(16)"),
                  ("ownership_links", "gamma_jurisdictional", "FLOAT"),
                  ("ownership_links", "votes_jurisdictional", "FLOAT"),
-                 ("ownership_links", "full_jurisdictional", "BOOLEAN")]
+                 ("ownership_links", "full_jurisdictional", "BOOLEAN"),
+                 ("ownership_concentration", "jurisdictions", "VARCHAR(32)")]
 
 pipeline_runs = sa.Table(
     "pipeline_runs", metadata,
@@ -374,6 +375,9 @@ ownership_concentration = sa.Table(
     # from strategic stakes alone (stake_rights, 13D/13G); their sum differs from delta_mhhi by the
     # interaction of the two
     sa.Column("delta_mhhi_common", sa.Float), sa.Column("delta_mhhi_strategic", sa.Float),
+    # jurisdictional rows: the jurisdictions whose control classes the market's links took
+    # (config/screens.yaml jurisdictional_mhhi by_geography; e.g. "us" for a US market)
+    sa.Column("jurisdictions", sa.String(32)),
 )
 
 ownership_links = sa.Table(

@@ -136,7 +136,7 @@ def test_whatif_screens_a_full_merger_where_mguppi_is_guppi(published):
     assert m["low"] == pytest.approx(14 / 72 * 0.2)                              # D = s_2 / (1 - s_1)
     # post-merger HHI 2,205 is above 1,800: the coordinated-effects flag
     assert sc["coordinated"]["flag"] and sc["coordinated"]["post_level"] == 1421 + 784
-    assert sc["control"]["uk"]["class"] == "de jure control" and sc["control"]["us"]["regime"] == "rights"
+    assert sc["control"]["uk"]["class"] == "de jure control" and sc["control"]["us"]["regime"] == "full"   # HSR control: 50%+ of votes
 
 
 def test_whatif_screens_a_silent_minority_stake(published):
@@ -203,6 +203,12 @@ def test_the_jurisdictional_regime_follows_each_links_control_class(published):
     o = store.read_sql("SELECT market_id, period, regime, mhhi FROM ownership_concentration WHERE run_date = :d",
                        {"d": D}).pivot_table(index=["market_id", "period"], columns="regime", values="mhhi")
     assert o["jurisdictional"].notna().all()
+    # each market's jurisdictional row names the jurisdictions it read: a US market the HSR classes
+    js = store.read_sql("SELECT o.market_id, o.jurisdictions, m.geography FROM ownership_concentration o JOIN "
+                        "markets m ON m.market_id = o.market_id WHERE o.run_date = :d "
+                        "AND o.regime = 'jurisdictional'", {"d": D})
+    assert set(js.loc[js["geography"] == "US", "jurisdictions"]) == {"us"}
+    assert set(js.loc[js["geography"] != "US", "jurisdictions"]) == {"uk,eu,de,us"}
     assert (o["silent"] - 1e-6 <= o["jurisdictional"]).all() and (o["jurisdictional"] <= o["full"] + 1e-6).all()
     # a founder's majority control (full) moves the jurisdictional MHHI off the silent one here
     m = o.loc[("model.momentic.top7-assistants-web.visits", "2026-04")]

@@ -150,6 +150,73 @@ def test_eu_germany_and_us_boundaries():
     assert cls(10, ["board_seat"], j="us").startswith("passive-investment exemption unavailable")
     marks = {j: screens.control_class(5, [], j, CFG)["verified"] for j in screens.JURISDICTIONS}
     assert marks == {"uk": "unverified", "eu": "unverified", "de": "unverified", "us": "primary"}
+    # HSR's control: "50 percent or more" of the votes (16 CFR 801.1(b)), a rule of its own text and mark
+    at = screens.control_class(50, [], "us", CFG)
+    assert at["class"].startswith("control (50% or more") and at["regime"] == "full"
+    assert at["verified"] == "unverified" and "801.1(b)" in at["source"]
+    assert cls(49.99, j="us") == "HSR review possible (above 10% of votes)"
+    table = screens.stake_controls(pd.DataFrame({
+        "as_of": ["2026-01-01"] * 2, "investor_id": ["a", "b"], "investee_id": ["x", "x"], "stake_pct": [50, 5],
+        "voting": ["yes", "yes"]}), CFG).query("jurisdiction == 'us'")
+    assert table["verified"].tolist() == ["unverified", "primary"]
+    assert "801.1(b)" in table["source"].iloc[0] and "802.9" in table["source"].iloc[1]
+
+
+def test_the_jurisdictional_mhhi_of_a_market_reads_its_own_jurisdictions():
+    """A market inside one jurisdiction takes that jurisdiction's classes: with a 50% voting stake
+    (full control for GWB s.37 and HSR, "material influence presumed" under CMA2, no EU control
+    without vetoes), a UK copy of a market differs from the worldwide one; each equals a run whose
+    only jurisdictions are its own."""
+    import datetime as dt
+    import warnings
+
+    from riskmodels.config import load_yaml
+    from riskmodels.ownership import ownership_scores
+
+    read = lambda name: pd.read_csv(ROOT / "data" / f"{name}.csv")  # noqa: E731
+    shares, stakes, holders, entities = (read(n) for n in ("market_shares", "stake_rights", "institutional_holders",
+                                                            "entities"))
+    one = shares[shares["market_id"] == "model.menlo.us-ent-api.spend"]
+    shares = pd.concat([one.assign(market_id=m) for m in ("m.uk", "m.eu", "m.us", "m.ww")], ignore_index=True)
+    geo = {"m.uk": "UK", "m.eu": "EU", "m.us": "US", "m.ww": "worldwide"}
+    # a hypothetical investor with half of Anthropic's votes and a non-voting 10% of OpenAI, known
+    # before every period of the market (so Anthropic's controller cares about OpenAI's profit)
+    extra = stakes.iloc[[0, 0]].assign(as_of="2020-01-01", investor_id="acme", investee_id=["anthropic", "openai"],
+                                       stake_pct=[50, 10], voting=["yes", "no"], board_seat="no", board_observer="no",
+                                       consultation_or_info_rights="no", ref_row=[len(stakes) + 1, len(stakes) + 2])
+    stakes = pd.concat([stakes, extra], ignore_index=True)
+    jm = CFG["jurisdictional_mhhi"]
+    base = {**load_yaml(ROOT / "config" / "ownership.yaml")}
+    cfg = {**base, "jurisdictional": {"control": CFG["control"], "jurisdictions": jm["jurisdictions"],
+                                      "by_geography": jm["by_geography"]}}
+    run = dt.date(2026, 12, 1)
+
+    def jur(frame, c, g=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mh = ownership_scores(frame, stakes, holders, entities, run, c, geography=g)[0]
+        return mh[mh["regime"] == "jurisdictional"].set_index(["market_id", "period"])
+
+    got = jur(shares, cfg, geo)
+    assert got["jurisdictions"].groupby(level=0).first().to_dict() == {
+        "m.eu": "eu,de", "m.uk": "uk", "m.us": "us", "m.ww": "uk,eu,de,us"}
+    last = got.groupby(level=0)["mhhi"].last()
+    assert last["m.uk"] != pytest.approx(last["m.ww"], abs=1e-6)     # rights under CMA2, full elsewhere
+    assert last["m.us"] == pytest.approx(last["m.ww"], abs=1e-9)     # HSR control at 50%: full, as the strongest
+    for m, js in (("m.uk", ["uk"]), ("m.eu", ["eu", "de"]), ("m.us", ["us"]), ("m.ww", jm["jurisdictions"])):
+        alone = jur(shares[shares["market_id"] == m],
+                    {**base, "jurisdictional": {"control": CFG["control"], "jurisdictions": js}})
+        np.testing.assert_allclose(got.loc[m, "mhhi"].to_numpy(), alone.loc[m, "mhhi"].to_numpy(), atol=1e-9)
+    # the other regimes do not depend on the jurisdictions: every copy equals the others
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mh = ownership_scores(shares, stakes, holders, entities, run, cfg, geography=geo)[0]
+    other = mh[mh["regime"] != "jurisdictional"].pivot_table(index=["period", "regime"], columns="market_id",
+                                                              values="mhhi")
+    assert (other.max(axis=1) - other.min(axis=1)).max() < 1e-9
+    assert mh.loc[mh["regime"] != "jurisdictional", "jurisdictions"].isna().all()
+    with pytest.raises(ValueError, match="by_geography"):
+        screens.market_jurisdictions(shares["market_id"], geo, {**cfg["jurisdictional"], "by_geography": {"UK": ["fr"]}})
 
 
 def test_the_snapshots_partnerships_per_jurisdiction():
