@@ -155,8 +155,10 @@ def whatif(market: str, acquirer: str, target: str, stake_pct: float, control: s
     # the target's margin: its own, else that of the target group's firm selling in this series
     sellers = shares.assign(node=to_group(shares["entity_id"], group)).sort_values("share_pct", ascending=False)
     candidates = [t_id] + [e for e in sellers.loc[sellers["node"] == t_node, "entity_id"] if e != t_id] + [t_node]
+    a_candidates = [a_id] + [e for e in sellers.loc[sellers["node"] == a_node, "entity_id"] if e != a_id] + [a_node]
     result["screens"] = deal_screens(market, run, a_id, t_id, stake_pct, control, rights, s_a, s_t, kappa, level,
-                                     settings, margin_ids=candidates, entities=entities, value_usd_bn=value_usd_bn)
+                                     settings, margin_ids=candidates, entities=entities, value_usd_bn=value_usd_bn,
+                                     acquirer_ids=a_candidates)
     result["screens"]["input_foreclosure"] = foreclosure_screens(market, period, run, a_id, t_id, shares, post_links,
                                                                  group, pre_hhi, settings)
     return result
@@ -228,7 +230,8 @@ def size_of_transaction(value_usd_bn: float | None, us_class: dict, cfg: dict) -
 def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: float, control: str, rights,
                  share_acquirer_pct: float, share_target_pct: float, kappa: float, post_level: float,
                  settings: Settings | None = None, margin_ids: list[str] | None = None,
-                 entities: pd.DataFrame | None = None, value_usd_bn: float | None = None) -> dict:
+                 entities: pd.DataFrame | None = None, value_usd_bn: float | None = None,
+                 acquirer_ids: list[str] | None = None) -> dict:
     """The screens of ``config/screens.yaml`` for one hypothetical stake (see :func:`whatif`).
     The target's margin is the first of ``margin_ids`` (default: the target) with a cited margin:
     a filing's segment operating margin known by the run date, else a labelled config entry."""
@@ -257,6 +260,8 @@ def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: f
         g.pop("thresholds", None)
     out["mguppi"] = {"kappa": kappa, **g, "thresholds": [{"value": t["value"], "source": t["source"]}
                                                          for t in uni["guppi_thresholds"]]}
+    out["cmcr"] = merger_cmcr(stake_pct, share_acquirer_pct, share_target_pct, acquirer_ids or [acquirer],
+                              margin_ids or [target], cited, uni.get("margin_sensitivity"))
     out["size_of_transaction"] = size_of_transaction(value_usd_bn, out["control"]["us"], cfg)
     co = cfg["coordinated"]
     out["coordinated"] = {"post_level": post_level, "above": float(co["hhi_above"]),
@@ -265,6 +270,29 @@ def deal_screens(market: str, run_date, acquirer: str, target: str, stake_pct: f
     dom = store.read_sql("SELECT entity_id, verdict FROM screens WHERE run_date = :d AND screen = 'durable_dominance' "
                          "AND market_id = :m", {"d": run_date, "m": market}, settings)
     out["dominance"] = {r.entity_id: r.verdict for r in dom.itertuples() if r.entity_id in (acquirer, target)}
+    return out
+
+
+def merger_cmcr(stake_pct: float, share_acquirer_pct: float, share_target_pct: float, acquirer_ids: list[str],
+                target_ids: list[str], cited: dict, sensitivity: dict | None) -> dict:
+    """CMCR (Werden 1996) of a full merger (``stake_pct`` 100): firm 1 the acquirer, firm 2 the
+    target, each margin the first cited one of its ids (``cited``: entity_id -> margin row)."""
+    from .screens import cmcr_screen
+
+    source = "Werden (1996), A Robust Test for Consumer Welfare Enhancing Mergers Among Sellers of Differentiated Products, Journal of Industrial Economics 44(4): CMCR under Bertrand pricing; share-proportional diversion"
+    if stake_pct != 100:
+        return {"value_1": None, "value_2": None, "source": source,
+                "verdict": "not applicable (a merger's test; a partial stake is screened by MGUPPI)"}
+    if share_acquirer_pct <= 0 or share_target_pct <= 0:
+        return {"value_1": None, "value_2": None, "source": source,
+                "verdict": "not applicable (both firms need a share in this series)"}
+    m1, m2 = (next((cited[e] for e in ids if e in cited), None) for ids in (acquirer_ids, target_ids))
+    out = cmcr_screen(share_acquirer_pct, share_target_pct, None if m1 is None else m1["margin"],
+                      None if m2 is None else m2["margin"],
+                      margin_range=None if (m1 and m2) or not sensitivity else tuple(sensitivity["range"]))
+    out["source"] = source
+    out["margin_sources"] = [m["source"] for m in (m1, m2) if m] + ([] if (m1 and m2) or not sensitivity
+                                                                     else [sensitivity["source"]])
     return out
 
 
@@ -296,6 +324,9 @@ def format_whatif(r: dict) -> str:
         if m.get("margin_source"):
             lines.append(f"  margin: {m['margin_source']}")
         lines.append("  thresholds: " + "; ".join(f"{100 * t['value']:g}% ({t['source']})" for t in m["thresholds"]))
+        cm = sc.get("cmcr")
+        if cm:
+            lines.append(f"CMCR (compensating marginal cost reduction, Werden 1996): {cm['verdict']}")
         st = sc["size_of_transaction"]
         lines.append(f"HSR size of transaction ({st['year']} threshold): {st['verdict']} ({st['source']}"
                      + ("" if st["verified"] == "primary" else "; unverified") + ")")

@@ -137,6 +137,10 @@ def test_whatif_screens_a_full_merger_where_mguppi_is_guppi(published):
     # post-merger HHI 2,205 is above 1,800: the coordinated-effects flag
     assert sc["coordinated"]["flag"] and sc["coordinated"]["post_level"] == 1421 + 784
     assert sc["control"]["uk"]["class"] == "de jure control" and sc["control"]["us"]["regime"] == "full"   # HSR control: 50%+ of votes
+    # CMCR of the merger with no cited margin: a sensitivity over equal margins (D12 = 14/72, D21 = 28/86)
+    from riskmodels.screens import cmcr
+
+    assert sc["cmcr"]["high"] == pytest.approx(cmcr(0.6, 0.6, 14 / 72, 28 / 86)) and sc["cmcr"]["value_1"] is None
 
 
 def test_whatif_screens_a_silent_minority_stake(published):
@@ -146,6 +150,7 @@ def test_whatif_screens_a_silent_minority_stake(published):
     assert sc["mguppi"]["kappa"] == pytest.approx(0.10, abs=1e-6)
     assert sc["mguppi"]["high"] == pytest.approx(0.10 * 40 / 73 * 0.6)
     assert sc["control"]["uk"]["class"] == "material influence unlikely"         # no votes, no rights
+    assert sc["cmcr"]["verdict"].startswith("not applicable (a merger's test")
     assert sc["control"]["us"]["class"].startswith("passive-investment exemption available")
     with_seat = whatif("model.menlo.us-ent-api.spend", "openai", "anthropic", 10, control="none",
                        rights="board_seat")["screens"]["control"]

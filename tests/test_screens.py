@@ -45,6 +45,19 @@ def test_cmcr_on_a_worked_example_and_against_the_matrix_form():
     assert screens.cmcr(0.3, 0.6, 0.25, 0.1, 1.5) != pytest.approx(screens.cmcr(0.3, 0.6, 0.1, 0.25, 1.5))
 
 
+def test_cmcr_screen_needs_both_cited_margins():
+    # s1 = 30%, s2 = 20%: D12 = 20/70, D21 = 30/80; m1 = 0.4, m2 = 0.5, P2/P1 = 1.5
+    got = screens.cmcr_screen(30, 20, 0.4, 0.5, price_ratio=1.5)
+    assert got["value_1"] == pytest.approx(_cmcr_matrix(0.4, 0.5, 2 / 7, 3 / 8, 1.5), rel=1e-12)
+    assert got["value_2"] == pytest.approx(_cmcr_matrix(0.5, 0.4, 3 / 8, 2 / 7, 1 / 1.5), rel=1e-12)
+    # one margin missing: not computable, or a sensitivity with equal margins at each end of the range
+    assert screens.cmcr_screen(30, 20, 0.4, None)["verdict"] == "not computable (no cited margin for firm 2)"
+    sens = screens.cmcr_screen(30, 20, None, None, margin_range=(0.2, 0.6))
+    assert sens["value_1"] is None and sens["low"] == pytest.approx(screens.cmcr(0.2, 0.2, 2 / 7, 3 / 8))
+    assert sens["high"] == pytest.approx(screens.cmcr(0.6, 0.6, 2 / 7, 3 / 8))
+    assert "firm 1 and firm 2" in sens["verdict"]
+
+
 def test_critical_recapture_on_a_worked_example():
     # upstream margin 60% on a $10 input; downstream margin 50% on a $30 product: 6 / 15 = 0.4
     assert screens.critical_recapture(0.6, 10, 0.5, 30) == pytest.approx(0.4)

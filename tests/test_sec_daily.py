@@ -174,6 +174,15 @@ def test_the_daily_model_uses_the_filed_facts(replay, backend):
     g = w["screens"]["mguppi"]
     assert "0001652044-25-000014" in g["margin_source"] and "OperatingIncomeLoss" in g["margin_source"]
     assert g["value"] == pytest.approx(guppi(w["acquirer_share_pct"], w["target_share_pct"], 6_112 / 43_229))
+    # and its CMCR (Werden 1996) takes both filed margins: AWS 39,834 / 107,556, Google Cloud 6,112 / 43,229
+    from riskmodels.screens import cmcr
+
+    s1, s2 = w["acquirer_share_pct"], w["target_share_pct"]
+    c = w["screens"]["cmcr"]
+    m1, m2 = 39_834 / 107_556, 6_112 / 43_229
+    assert c["value_1"] == pytest.approx(cmcr(m1, m2, s2 / (100 - s1), s1 / (100 - s2)))
+    assert c["value_2"] == pytest.approx(cmcr(m2, m1, s1 / (100 - s2), s2 / (100 - s1)))
+    assert len(c["margin_sources"]) == 2 and all("OperatingIncomeLoss" in m for m in c["margin_sources"])
 
 
 FORM_IDX = """Description:           Master Index of EDGAR Dissemination Feed by Form Type
