@@ -168,6 +168,10 @@ def test_eu_germany_and_us_boundaries():
     assert at["class"].startswith("control (50% or more") and at["regime"] == "full"
     assert at["verified"] == "unverified" and "801.1(b)" in at["source"]
     assert cls(49.99, j="us") == "HSR review possible (above 10% of votes)"
+    # GWB s.37(1) no. 3 was read in the statute's text; the classes resting on no. 4 were not
+    assert screens.control_class(25, [], "de", CFG)["verified"] == "primary"
+    assert screens.control_class(5, ["board_seat"], "de", CFG)["verified"] == "unverified"
+    assert "no. 4" in screens.control_class(5, [], "de", CFG)["source"]
     table = screens.stake_controls(pd.DataFrame({
         "as_of": ["2026-01-01"] * 2, "investor_id": ["a", "b"], "investee_id": ["x", "x"], "stake_pct": [50, 5],
         "voting": ["yes", "yes"]}), CFG).query("jurisdiction == 'us'")
