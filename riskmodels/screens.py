@@ -20,6 +20,9 @@ RIGHTS = frozenset({"board_seat", "board_observer", "consultation", "commercial_
                     "veto_business_plan", "veto_investments", "veto_appointments"})
 JURISDICTIONS = ("uk", "eu", "de", "us")
 UNKNOWN = "unknown (votes not disclosed)"
+#: prefix of the class of a stake whose votes are not disclosed but whose rights alone give a class:
+#: the class those rights give at no votes, a floor (more votes can only raise it)
+AT_LEAST = "votes not disclosed; with these rights at least: "
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 
 
@@ -280,6 +283,9 @@ def control_class(votes_pct, rights: Iterable[str] | str | None, jurisdiction: s
         for r in j["classes"]:
             if "capital_or_votes" in r and not math.isnan(c) and _holds(r, c, got, c):
                 return {"class": r["name"], "regime": r["regime"], **meta, **_rule_meta(r, j)}
+        floor = next(r for r in j["classes"] if _holds(r, 0.0, got, c))
+        if floor["regime"] != "silent":   # the rights alone give a class at no votes: a floor
+            return {"class": AT_LEAST + floor["name"], "regime": floor["regime"], **meta, **_rule_meta(floor, j)}
         return {"class": UNKNOWN, "regime": None, **meta}
     v = _number("votes_pct", votes_pct, 0, 100)
     rule = next(r for r in j["classes"] if _holds(r, v, got, c))
@@ -321,7 +327,7 @@ def stake_controls(stakes: pd.DataFrame, config: dict | None = None) -> pd.DataF
         jc = cfg["control"][j]
         name, regime = _classify(votes, stake.to_numpy(dtype=float), has, jc)
         meta = {r["name"]: _rule_meta(r, jc) for r in jc["classes"] if _rule_meta(r, jc)}
-        cls = pd.Series(name, dtype=object)
+        cls = pd.Series(name, dtype=object).str.removeprefix(AT_LEAST)
         verified = cls.map({k: m["verified"] for k, m in meta.items()}).fillna(jc.get("verified", "unverified"))
         source = cls.map({k: m["source"] for k, m in meta.items()}).fillna(jc["source"])
         out.append(s[["as_of", "investor_id", "investee_id", "stake_pct", "voting"]].assign(
@@ -334,7 +340,9 @@ def _classify(votes: np.ndarray, capital: np.ndarray, has: dict, jc: dict):
     """Class names and regimes of one jurisdiction for arrays of votes and capital (percent, NaN
     unknown) and rights (``has``: right -> bool array): the first class that holds, vectorised
     (one pass per class). Undisclosed votes: only a capital share meeting a "capital or votes"
-    rule decides, otherwise the class is :data:`UNKNOWN` and the regime None."""
+    rule decides; else, where the rights alone give a class at no votes (a board seat under
+    CMA2), that class is a floor (:data:`AT_LEAST`); otherwise the class is :data:`UNKNOWN` and
+    the regime None."""
     n = len(votes)
     known = ~np.isnan(votes)
     name = np.full(n, UNKNOWN, dtype=object)
@@ -352,6 +360,12 @@ def _classify(votes: np.ndarray, capital: np.ndarray, has: dict, jc: dict):
             ok &= np.logical_or.reduce([has.get(r, np.zeros(n, dtype=bool)) for r in rule["any_right"]])
         name[ok], regime[ok] = rule["name"], rule["regime"]
         open_ &= ~ok
+    rows = np.flatnonzero(open_)
+    if len(rows):   # undisclosed votes: the class the rights give at no votes is a floor
+        fname, fregime = _classify(np.zeros(len(rows)), capital[rows], {r: v[rows] for r, v in has.items()}, jc)
+        floor = fregime != "silent"
+        name[rows[floor]] = AT_LEAST + fname[floor].astype(str)
+        regime[rows[floor]] = fregime[floor]
     return name, regime
 
 

@@ -148,6 +148,19 @@ def test_uk_material_influence_boundaries():
     assert cls(14.99) == "material influence unlikely"
     assert screens.control_class(26, [], "uk", CFG)["regime"] == "rights"
     assert screens.control_class(None, [], "uk", CFG)["class"] == screens.UNKNOWN
+    # undisclosed votes with a board seat: the seat alone gives a class at no votes, a floor
+    floor = screens.control_class(None, ["board_seat"], "uk", CFG)
+    assert floor["class"] == screens.AT_LEAST + "material influence possible (exceptional below 15%)"
+    assert floor["regime"] == "rights"
+    assert screens.control_class(None, ["board_seat"], "eu", CFG)["class"] == screens.UNKNOWN   # sole control open
+    assert screens.control_class(None, ["veto_budget"], "eu", CFG)["class"].endswith("decisive influence (joint control)")
+    # the table gives the same floors, row by row
+    t = screens.stake_controls(pd.DataFrame({"as_of": ["2026-01-01"] * 2, "investor_id": ["a", "b"],
+                                             "investee_id": ["x", "x"], "stake_pct": [None, None],
+                                             "voting": ["unknown"] * 2, "board_seat": ["yes", "no"]}), CFG)
+    t = t.set_index(["investor_id", "jurisdiction"])["control_class"]
+    assert t[("a", "uk")] == floor["class"] and t[("b", "uk")] == screens.UNKNOWN
+    assert t[("a", "us")] == screens.AT_LEAST + "passive-investment exemption unavailable (board rights: not solely for investment)"
 
 
 def test_eu_germany_and_us_boundaries():
