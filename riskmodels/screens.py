@@ -151,11 +151,11 @@ def cmcr(margin_1: float, margin_2: float, diversion_12: float, diversion_21: fl
 
 
 def cmcr_screen(share_1_pct: float, share_2_pct: float, margin_1=None, margin_2=None, price_ratio: float = 1.0,
-                margin_range: tuple[float, float] | None = None) -> dict:
+                margin_range: tuple[float, float] | None = None, names: tuple[str, str] = ("firm 1", "firm 2")) -> dict:
     """CMCR of a two-firm merger for both products with share-proportional diversion
     (D_12 = s_2 / (100 - s_1), D_21 = s_1 / (100 - s_2); shares in percent), margins from cited
     sources only. Without both margins: "not computable", or with ``margin_range`` a sensitivity
-    with both margins equal to each end of the range (reported as a range, never a point).
+    with each missing margin at each end of the range (reported as a range, never a point).
     Returns ``value_1`` / ``value_2`` (fractions of each product's marginal cost) or ``low`` /
     ``high`` (product 1's range), and a ``verdict``. No threshold: CMCR is set against the
     efficiencies the parties can show (Werden 1996)."""
@@ -163,19 +163,22 @@ def cmcr_screen(share_1_pct: float, share_2_pct: float, margin_1=None, margin_2=
     d21 = diversion(share_2_pct, share_1_pct, ("share_2_pct", "share_1_pct"))
     known = [m for m in (margin_1, margin_2) if m is not None and not (isinstance(m, float) and math.isnan(m))]
     if len(known) < 2:
-        missing = " and ".join(n for n, m in (("firm 1", margin_1), ("firm 2", margin_2)) if m is None
+        missing = " and ".join(n for n, m in zip(names, (margin_1, margin_2)) if m is None
                                or (isinstance(m, float) and math.isnan(m)))
         if margin_range is None:
             return {"value_1": None, "value_2": None, "verdict": f"not computable (no cited margin for {missing})"}
-        lo, hi = (cmcr(m, m, d12, d21, price_ratio) for m in margin_range)
+        def given(m, x):
+            return x if m is None or (isinstance(m, float) and math.isnan(m)) else m
+
+        lo, hi = (cmcr(given(margin_1, m), given(margin_2, m), d12, d21, price_ratio) for m in margin_range)
         return {"value_1": None, "value_2": None, "low": lo, "high": hi,
-                "verdict": f"sensitivity only (no cited margin for {missing}): firm 1's marginal cost must fall "
-                           f"{100 * lo:.2f}%-{100 * hi:.2f}% over equal margins {margin_range[0]:g}-{margin_range[1]:g} "
-                           "to keep its price unchanged"}
+                "verdict": f"sensitivity only (no cited margin for {missing}): {names[0]}'s marginal cost must fall "
+                           f"{100 * lo:.2f}%-{100 * hi:.2f}% over margins {margin_range[0]:g}-{margin_range[1]:g} "
+                           f"for {missing} to keep its price unchanged"}
     v1 = cmcr(margin_1, margin_2, d12, d21, price_ratio)
     v2 = cmcr(margin_2, margin_1, d21, d12, 1.0 / _number("price_ratio", price_ratio, 0, open_lo=True))
     return {"value_1": v1, "value_2": v2,
-            "verdict": f"marginal costs must fall {100 * v1:.2f}% (firm 1) and {100 * v2:.2f}% (firm 2) "
+            "verdict": f"marginal costs must fall {100 * v1:.2f}% ({names[0]}) and {100 * v2:.2f}% ({names[1]}) "
                        "to keep prices unchanged"}
 
 

@@ -289,7 +289,8 @@ def merger_cmcr(stake_pct: float, share_acquirer_pct: float, share_target_pct: f
     m1, m2 = (next((cited[e] for e in ids if e in cited), None) for ids in (acquirer_ids, target_ids))
     out = cmcr_screen(share_acquirer_pct, share_target_pct, None if m1 is None else m1["margin"],
                       None if m2 is None else m2["margin"],
-                      margin_range=None if (m1 and m2) or not sensitivity else tuple(sensitivity["range"]))
+                      margin_range=None if (m1 and m2) or not sensitivity else tuple(sensitivity["range"]),
+                      names=(acquirer_ids[0], target_ids[0]))
     out["source"] = source
     out["margin_sources"] = [m["source"] for m in (m1, m2) if m] + ([] if (m1 and m2) or not sensitivity
                                                                      else [sensitivity["source"]])
@@ -327,6 +328,7 @@ def format_whatif(r: dict) -> str:
         cm = sc.get("cmcr")
         if cm:
             lines.append(f"CMCR (compensating marginal cost reduction, Werden 1996): {cm['verdict']}")
+            lines += [f"  margin: {m}" for m in cm.get("margin_sources") or []]
         st = sc["size_of_transaction"]
         lines.append(f"HSR size of transaction ({st['year']} threshold): {st['verdict']} ({st['source']}"
                      + ("" if st["verified"] == "primary" else "; unverified") + ")")

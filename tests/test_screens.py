@@ -56,6 +56,9 @@ def test_cmcr_screen_needs_both_cited_margins():
     assert sens["value_1"] is None and sens["low"] == pytest.approx(screens.cmcr(0.2, 0.2, 2 / 7, 3 / 8))
     assert sens["high"] == pytest.approx(screens.cmcr(0.6, 0.6, 2 / 7, 3 / 8))
     assert "firm 1 and firm 2" in sens["verdict"]
+    one = screens.cmcr_screen(30, 20, 0.4, None, margin_range=(0.2, 0.6))       # the cited margin is kept
+    assert one["low"] == pytest.approx(screens.cmcr(0.4, 0.2, 2 / 7, 3 / 8))
+    assert one["high"] == pytest.approx(screens.cmcr(0.4, 0.6, 2 / 7, 3 / 8))
 
 
 def test_critical_recapture_on_a_worked_example():
