@@ -430,6 +430,9 @@ def smtp_settings(conn_id: str = "smtp_default"):
         from airflow.sdk.exceptions import AirflowNotFoundException
     except ImportError:  # pragma: no cover - airflow is a dependency
         return None
+    from .config import airflow_logs_to_stderr
+
+    airflow_logs_to_stderr()
     hook = SmtpHook(smtp_conn_id=conn_id)
     try:
         hook.smtp_connection = hook.get_connection(conn_id)

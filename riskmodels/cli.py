@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 from .dates import parse_date
@@ -18,15 +17,12 @@ EXIT_BAD_INPUT, EXIT_BUSY, EXIT_FETCH = 2, 3, 4
 
 
 def _logs_to_stderr() -> None:
-    """Keep stdout for the command's output (JSON, paths): importing Airflow (storage, SMTP)
-    configures logging to stdout, so point its handlers at stderr and show warnings only."""
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    import airflow  # noqa: F401 - its import configures the logging this redirects
+    """Keep stdout for the command's output (JSON, paths): Airflow is imported only where it is
+    needed (a storage URL naming a connection, an SMTP connection lookup) and its logging to
+    stdout is then moved to stderr (riskmodels.config.keep_stdout_for_output)."""
+    from .config import keep_stdout_for_output
 
-    root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-            handler.setStream(sys.stderr)
+    keep_stdout_for_output()
 
 
 def _run_guarded(run, day) -> tuple[int, object]:

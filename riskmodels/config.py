@@ -70,3 +70,34 @@ def validation_config(settings: Settings | None = None) -> dict:
     """How large frames are validated (config/validation.yaml, or ``RISKMODELS_VALIDATION``)."""
     settings = settings or get_settings()
     return load_yaml(Path(os.environ.get("RISKMODELS_VALIDATION", settings.home / "config" / "validation.yaml")))
+
+
+_STDOUT_FOR_OUTPUT = False
+
+
+def keep_stdout_for_output() -> None:
+    """A command's stdout carries its output (JSON, paths): Airflow, if a later step imports it
+    (a storage URL naming a connection, an SMTP lookup), configures logging to stdout; from now
+    on :func:`airflow_logs_to_stderr` points those handlers at stderr and shows warnings only."""
+    global _STDOUT_FOR_OUTPUT
+    _STDOUT_FOR_OUTPUT = True
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    import sys
+
+    if "airflow" in sys.modules:
+        airflow_logs_to_stderr()
+
+
+def airflow_logs_to_stderr() -> None:
+    """Called after Airflow is imported: when :func:`keep_stdout_for_output` was called, move
+    the root logger's stdout handlers to stderr (otherwise nothing)."""
+    if not _STDOUT_FOR_OUTPUT:
+        return
+    import logging
+    import sys
+
+    import airflow  # noqa: F401 - its import configures the logging this redirects
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
