@@ -379,3 +379,29 @@ def test_the_uncertainty_band_spans_the_certainty_choices_and_the_anonymised_rem
     # Confirmed only: xAI alone -> 10,000; without Unlikely: xAI 600/900, Meta 300/900 -> 5,555.6
     assert b.hhi_confirmed_only == pytest.approx(10000) and b.hhi_excl_unlikely == pytest.approx(50000 / 9)
     assert b.band_low == pytest.approx(4500) and b.attributed_pct == pytest.approx(90.0)
+
+
+def test_compute_rows_are_kept_across_processes_by_their_inputs(workspace, monkeypatch):
+    """compute_rows is recorded under the storage root (riskmodels.memo) by its releases,
+    registry, ownership rows, config and code: a later process with the same inputs reads it back
+    (equal frames, nothing recomputed), a changed registry computes again."""
+    from riskmodels import memo
+    from riskmodels.sources.epoch import model
+
+    ents = pd.DataFrame({"entity_id": ["microsoft", "openai", "xai"]})
+    assert _load(release(SMALL), "2024-09-30")["status"] == "published"
+    first = model.compute_rows(DAY, ents)
+    calls = []
+    real = model._compute_rows
+    monkeypatch.setattr(model, "_compute_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
+    memo.clear_local()                                   # as a new process: only the stored record
+    again = model.compute_rows(DAY, ents)
+    assert calls == [] and set(again) == set(first)
+    for name in ("market_shares", "links", "uncertainty", "markets"):
+        pd.testing.assert_frame_equal(again[name], first[name])
+    again["market_shares"]["share_pct"] = 0.0            # a caller changing its copy changes no record
+    pd.testing.assert_frame_equal(model.compute_rows(DAY, ents)["market_shares"], first["market_shares"])
+    assert calls == []
+    model.compute_rows(DAY, pd.DataFrame({"entity_id": ["microsoft", "openai"]}))
+    assert calls == [1]
+    assert len(list((workspace / "memo" / "epoch_compute_rows").glob("*.pkl"))) == 2

@@ -250,11 +250,30 @@ def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings |
       H100e in the clusters release's quarter; ``uncertainty``: the band of each cluster-derived
       compute HHI (:func:`uncertainty`);
     * ``releases``: ``{dataset: release row}`` of the releases used (empty when none)."""
-    from .links import compute_links, lockin_links
+    from ... import memo
 
     settings = settings or get_settings()
     cfg = epoch_config(settings)
     releases = {name: rel for name in cfg["datasets"] if (rel := latest_release(run_date, name, settings)) is not None}
+    # a pure function of the releases, the registry, the ownership rows, config and code: kept
+    # across processes (riskmodels.memo), so a day with unchanged inputs does not redo it
+    digest = memo.key("epoch_compute_rows", {n: {k: str(v) for k, v in r.items()} for n, r in releases.items()},
+                      memo.frame_digest(entities), memo.frame_digest(ownership),
+                      memo.file_digest(settings.home / "data" / "entity_aliases.csv"),
+                      memo.file_digest(settings.home / "config" / "epoch.yaml"),
+                      memo.code_digest("sources/epoch", "concentration.py", "dates.py"))
+    out = memo.get("epoch_compute_rows", digest, settings)
+    if out is None:
+        out = _compute_rows(releases, entities, cfg, settings, ownership)
+        memo.put("epoch_compute_rows", digest, out, settings)
+    return out
+
+
+def _compute_rows(releases: dict, entities: pd.DataFrame, cfg: dict, settings: Settings,
+                  ownership: pd.DataFrame | None) -> dict:
+    """:func:`compute_rows` from the releases it chose."""
+    from .links import compute_links, lockin_links
+
     aliases = pd.read_csv(settings.home / "data" / "entity_aliases.csv", dtype=str, keep_default_na=False)
     rows = {name: release_rows(name, str(rel["sha256"]), settings) for name, rel in releases.items()}
     parts = []
