@@ -87,12 +87,22 @@ def _share_context(d: dt.date, settings) -> pd.DataFrame:
 
 
 def _drivers_for_markets(facts: pd.DataFrame) -> tuple[dict, dict]:
-    top = facts.sort_values("share_pct", ascending=False).groupby(["market_id", "period"])
-    drivers = top.apply(lambda g: ", ".join(f"{n or e} {s:g}%" for n, e, s in zip(g["name"], g["entity_id"], g["share_pct"])
-                                            if pd.notna(s)), include_groups=False).to_dict()
-    links = facts.groupby(["market_id", "period"]).apply(
-        lambda g: sorted({(u, s) for u, s in zip(g["source_url"], g["source"]) if isinstance(u, str)}),
-        include_groups=False).to_dict()
+    """Per (market_id, period): the firms by share ("Amazon 30%, ..."; largest first) and the
+    sorted distinct (source_url, source) pairs of its rows. Strings joined per group, not per row."""
+    keys = ["market_id", "period"]
+    top = facts.sort_values("share_pct", ascending=False, kind="stable")
+    top = top[top["share_pct"].notna()]
+    name = top["name"].where(top["name"].notna() & (top["name"].astype(str) != ""), top["entity_id"]).astype(str)
+    text = name + " " + top["share_pct"].map("{:g}".format) + "%"
+    drivers = text.groupby([top[k] for k in keys], sort=False).agg(", ".join).to_dict()
+    for key in facts[keys].drop_duplicates().itertuples(index=False, name=None):   # a market with no share: ""
+        drivers.setdefault(key, "")
+    src = facts.loc[facts["source_url"].map(lambda u: isinstance(u, str)), [*keys, "source_url", "source"]]
+    src = src.drop_duplicates().sort_values([*keys, "source_url", "source"], key=lambda c: c.astype(str))
+    pairs = pd.Series(list(zip(src["source_url"], src["source"])), index=src.index, dtype=object)
+    links = pairs.groupby([src[k] for k in keys], sort=False).agg(list).to_dict()
+    for key in facts[keys].drop_duplicates().itertuples(index=False, name=None):
+        links.setdefault(key, [])
     return drivers, links
 
 
