@@ -35,6 +35,7 @@ chunk (:data:`CHUNK_ROWS`), not one small system at a time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import warnings
 
@@ -622,9 +623,38 @@ def _batches(shares: pd.DataFrame, power: int, budget: int | None = None):
         yield part
 
 
+def _as_of(shares: pd.DataFrame, run_date: dt.date) -> pd.Series:
+    """Each share row's ownership date: its period's end, never after the run date."""
+    return period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
+
+
+def _memo_digest(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography, settings) -> str | None:
+    """The :mod:`riskmodels.memo` record name of one :func:`ownership_scores` call, or None
+    when its inputs are larger than ``memo.max_input_rows`` (config/storage.yaml). The result
+    depends on dates only through each date's point-in-time cut (how many stake and holder rows
+    are dated by then), so the cuts, not the dates, enter the key: the next day with unchanged
+    inputs reads the same record (``ownership_as_of`` is set again from the day's dates)."""
+    from . import memo
+    from .storage import storage_config
+
+    limit = int((storage_config(settings).get("memo") or {}).get("max_input_rows", 0))
+    if len(shares) + len(stakes) + len(holders) > limit:
+        return None
+    ends = np.asarray(pd.to_datetime(_as_of(shares, run_date)), dtype="datetime64[ns]")
+    cut = lambda f, t: np.searchsorted(f["_end"].to_numpy(dtype="datetime64[ns]"), t, side="right")  # noqa: E731
+    now = np.datetime64(pd.Timestamp(run_date), "ns")
+    return memo.key("ownership_scores", memo.frame_digest(shares[["market_id", "period", "entity_id", "share_pct"]]),
+                    memo.frame_digest(pd.DataFrame({"ns": cut(stakes, ends), "nh": cut(holders, ends)})),
+                    [int(cut(stakes, now)), int(cut(holders, now))],
+                    memo.frame_digest(stakes.drop(columns="_end")), memo.frame_digest(holders.drop(columns="_end")),
+                    memo.frame_digest(entities), json.dumps(cfg, sort_keys=True, default=str), top_drivers,
+                    None if geography is None else sorted(pd.Series(geography).astype(str).items()),
+                    memo.code_digest("ownership.py", "screens.py", "dates.py"))
+
+
 def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFrame,
                      entities: pd.DataFrame, run_date: dt.date, cfg: dict, top_drivers: int = 3,
-                     geography=None):
+                     geography=None, memo_settings=None):
     """MHHI per market-period and regime, the links used, and the stakes driving each delta.
 
     Ownership for each market-period is as of min(period end, run date). Returns three frames:
@@ -641,8 +671,32 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
     market's jurisdictional regime reads the classes of its own jurisdictions
     (:func:`riskmodels.screens.market_jurisdictions`); the markets of each jurisdiction set are
     scored in a pass of their own (a market is scored once; the other regimes do not depend on it).
+
+    ``memo_settings``: keep the result under that storage root (:mod:`riskmodels.memo`, keyed by
+    every input: :func:`_memo_digest`) and read it back when the inputs recur.
     """
     shares = shares[shares["share_pct"].notna()].copy()
+    stakes, holders = prepare_dated(stakes), prepare_dated(holders)
+    digest = None
+    if memo_settings is not None:
+        from . import memo
+
+        digest = _memo_digest(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography, memo_settings)
+        hit = memo.get("ownership_scores", digest, memo_settings) if digest else None
+        if hit is not None:
+            mhhi = hit[0]
+            as_of = shares.assign(_a=_as_of(shares, run_date)).drop_duplicates(["market_id", "period"]).set_index(
+                ["market_id", "period"])["_a"]
+            mhhi["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(mhhi[["market_id", "period"]])).to_numpy()
+            return hit
+    out = _ownership_scores(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography)
+    if digest:
+        memo.put("ownership_scores", digest, out, memo_settings)
+    return out
+
+
+def _ownership_scores(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography):
+    """:func:`ownership_scores` on the filtered shares and prepared stake and holder frames."""
     jcfg = cfg.get("jurisdictional")
     if jcfg:
         from .screens import market_jurisdictions
@@ -650,7 +704,6 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         sets = market_jurisdictions(shares["market_id"], geography, jcfg)
     else:
         sets = pd.Series("", index=shares.index, dtype=object)
-    stakes, holders = prepare_dated(stakes), prepare_dated(holders)
     results, drivers = [], []
     for js in sorted(sets.unique()):
         pcfg = {**cfg, "jurisdictional": {**jcfg, "jurisdictions": js.split(",")}} if jcfg else cfg
@@ -686,7 +739,7 @@ def _scores_pass(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFra
     frames and driver frames."""
     group = group_of(entities)
     shares = shares.copy()
-    shares["as_of"] = period_end(shares["period"]).clip(upper=pd.Timestamp(run_date)).dt.date
+    shares["as_of"] = _as_of(shares, run_date)
     market_nodes = sorted({group.get(e, e) for e in shares["entity_id"]})
     results, drivers = [], []
     # drivers are computed for the latest period of each market (what alerts, risk scores and the

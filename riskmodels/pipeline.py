@@ -87,7 +87,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                    freshness_cfg: dict | None = None,
                    coverage_change_points: float | None = None,
                    concepts_cfg: dict | None = None,
-                   screens_cfg: dict | None = None) -> dict[str, pd.DataFrame]:
+                   screens_cfg: dict | None = None,
+                   memo_settings: Settings | None = None) -> dict[str, pd.DataFrame]:
     """Score tables for one run date from typed, point-in-time frames.
 
     ``freshness_cfg`` (``config/freshness.yaml``): each concentration row gets its cadence,
@@ -99,7 +100,9 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
     ``concept_firm_shares`` (:mod:`riskmodels.concepts`). ``screens_cfg``
     (``config/screens.yaml``): adds ``screens`` (each stake's control class per jurisdiction,
     durable dominance per series and firm, entrenchment flags and the EU non-horizontal safe
-    harbour per relationship) and the ``jurisdictional`` MHHI regime.
+    harbour per relationship) and the ``jurisdictional`` MHHI regime. ``memo_settings``: the
+    ownership scores are kept under that storage root and read back when their inputs recur
+    (:func:`riskmodels.ownership.ownership_scores`).
 
     ``partial_markets``: series whose shares are of the reporting firms' sum (SEC segment
     revenue): their HHI and MHHI are computed, but no guideline zone applies (``NOT_A_MARKET_ZONE``).
@@ -185,7 +188,8 @@ def compute_scores(frames: dict[str, pd.DataFrame], run_date: dt.date, zones: di
                 "by_geography": jm.get("by_geography") or {}}}
         geography = frames["markets"].set_index("market_id")["geography"] if "markets" in frames else None
         mh, links, drivers, contributions = ownership_scores(shares, frames["stake_rights"], frames["institutional_holders"],
-                                              frames["entities"], run_date, ownership_cfg, geography=geography)
+                                              frames["entities"], run_date, ownership_cfg, geography=geography,
+                                              memo_settings=memo_settings)
         mh = mh.rename(columns={"delta": "delta_mhhi", "delta_common": "delta_mhhi_common",
                                 "delta_strategic": "delta_mhhi_strategic"})
         mh["zone_mhhi"] = zone(mh["mhhi"].to_numpy(), float(zones["highly_concentrated_above"]),
@@ -358,7 +362,7 @@ def score(refs: list[dict], run_date: dt.date, run_id: str, settings: Settings |
                             load_yaml(settings.home / "config" / "freshness.yaml"),
                             thresholds(settings).get("coverage_change_points"),
                             load_yaml(settings.home / "config" / "concepts.yaml"),
-                            load_screens_config(settings.home / "config" / "screens.yaml"))
+                            load_screens_config(settings.home / "config" / "screens.yaml"), memo_settings=settings)
     staged = stage_frames(scores, run_date, run_id, settings)
     staged["seconds"] = round(time.perf_counter() - t0, 4)
     # the SEC facts the scores used, recorded with the run's inputs (reproducible, traceable)

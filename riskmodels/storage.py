@@ -16,6 +16,8 @@ Layout under the root::
     staging/<run_date>/<run_id>/<table>.parquet    scores between the score and publish tasks
     reports/report-<run_date>.html                 the HTML report of each run date
     gx/data_docs/index.html, runs/<run_id>/...     Great Expectations Data Docs, one folder per run
+    gx/memo/<sha256>.json                          validation outcomes by bytes, suite and code
+    memo/<kind>/<sha256>.pkl                       derived frames by their inputs (riskmodels.memo)
 
 Writes are atomic: on a local or mounted file system the bytes go to a unique ``.part`` file
 that is then renamed over the target (a reader never sees half a file, two writers of the same
@@ -161,7 +163,8 @@ def cleanup(settings: Settings | None = None, now: float | None = None, max_age_
     (config/storage.yaml): staging folders left by runs that never published (a published
     run removes its own at once), interrupted ``.part`` writes, landing blobs that no
     ``raw_inputs`` row references, and Data Docs run folders older than ``data_docs_keep_days``
-    (the Data Docs index is rebuilt). Returns counts and bytes removed per kind."""
+    (the Data Docs index is rebuilt), and memo records (riskmodels.memo) older than
+    ``memo.keep_days``. Returns counts and bytes removed per kind."""
     from . import store
 
     settings = settings or get_settings()
@@ -203,6 +206,15 @@ def cleanup(settings: Settings | None = None, now: float | None = None, max_age_
                 base.fs.rm(name)
                 out["orphan_blobs"][0] += 1
                 out["orphan_blobs"][1] += int(info.get("size") or 0)
+    # derived frames kept across processes (riskmodels.memo) past their retention
+    keep = 86400.0 * float((cfg.get("memo") or {}).get("keep_days", 7))
+    out["memo"] = [0, 0]
+    for name, info in files(base / "memo").items():
+        t = mtime(info)
+        if t is not None and now - t > keep:
+            base.fs.rm(name)
+            out["memo"][0] += 1
+            out["memo"][1] += int(info.get("size") or 0)
     # Data Docs run folders past their retention
     from . import datadocs
 

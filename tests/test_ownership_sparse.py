@@ -158,3 +158,42 @@ def test_stacked_point_in_time_cuts_equal_one_cut_at_a_time(monkeypatch, chunk_r
     want_c = want_contrib.sort_values(key + ["delta_contribution"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got_c[key].astype(str), want_c[key].astype(str))
     np.testing.assert_allclose(got_c["delta_contribution"], want_c["delta_contribution"], atol=1e-9)
+
+
+def test_ownership_scores_are_read_back_when_their_inputs_recur(workspace, monkeypatch):
+    """With memo_settings the result is kept by its inputs (riskmodels.memo): the next day with the
+    same rows reads it back (the same point-in-time cuts) and equals a fresh computation, the day's
+    own ownership_as_of included; a new stake row computes again."""
+    import datetime as dt
+    from pathlib import Path
+
+    from riskmodels import memo, ownership
+    from riskmodels.config import get_settings, load_yaml
+
+    root = Path(__file__).resolve().parent.parent
+    read = lambda name: pd.read_csv(root / "data" / f"{name}.csv")  # noqa: E731
+    shares, stakes, holders, entities = (read(n) for n in ("market_shares", "stake_rights", "institutional_holders",
+                                                            "entities"))
+    cfg = load_yaml(root / "config" / "ownership.yaml")
+    settings = get_settings()
+    calls = []
+    real = ownership._ownership_scores
+    monkeypatch.setattr(ownership, "_ownership_scores", lambda *a: calls.append(a[4]) or real(*a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ownership.ownership_scores(shares, stakes, holders, entities, dt.date(2026, 12, 1), cfg, memo_settings=settings)
+        memo.clear_local()
+        got = ownership.ownership_scores(shares, stakes, holders, entities, dt.date(2026, 12, 2), cfg,
+                                         memo_settings=settings)
+        assert calls == [dt.date(2026, 12, 1)]                   # the second day was read back
+        want = ownership.ownership_scores(shares, stakes, holders, entities, dt.date(2026, 12, 2), cfg)
+    for g, w in zip(got, want):
+        pd.testing.assert_frame_equal(g.reset_index(drop=True), w.reset_index(drop=True))
+    assert (got[0]["ownership_as_of"] == dt.date(2026, 12, 2)).any()   # a current period's ownership date moved
+    extra = stakes.iloc[[0]].assign(as_of="2026-12-02", investor_id="acme", investee_id="openai", stake_pct=5,
+                                    ref_row=len(stakes) + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ownership.ownership_scores(shares, pd.concat([stakes, extra], ignore_index=True), holders, entities,
+                                   dt.date(2026, 12, 2), cfg, memo_settings=settings)
+    assert calls == [dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 2)]   # fresh, then the new row

@@ -139,7 +139,10 @@ def test_disk_stays_bounded_staging_is_removed_and_orphans_cleaned(workspace):
     pipeline.run(D2)                                    # nothing changed in the inputs
     assert storage.size_bytes(storage.path("landing")) == size
     assert not list((workspace / "staging").rglob("*.parquet")), "a published run leaves no staged files"
-    assert not list(workspace.rglob("*.pkl"))
+    # the only pickles are the memo's derived frames (riskmodels.memo), one per distinct input set
+    pickles = list(workspace.rglob("*.pkl"))
+    assert pickles and all(p.relative_to(workspace).parts[0] == "memo" for p in pickles)
+    assert len({p.parent.name for p in pickles}) == len(pickles), "unchanged inputs wrote one record per kind"
     # what a killed run leaves behind: a staging folder, a half-written file, an unreferenced blob
     orphan = workspace / "staging" / "2026-11-20" / "killed-run"
     orphan.mkdir(parents=True)
@@ -156,6 +159,9 @@ def test_disk_stays_bounded_staging_is_removed_and_orphans_cleaned(workspace):
     assert later["staging"]["removed"] == 1 and later["partial"]["removed"] == 1
     assert later["orphan_blobs"] == {"removed": 1, "bytes": 7}
     assert storage.size_bytes(storage.path("landing")) == size   # referenced blobs stay
+    assert later["memo"]["removed"] == 0 and all(p.exists() for p in pickles)   # kept for memo.keep_days
+    week = storage.cleanup(now=time.time() + 8 * 86400)
+    assert week["memo"]["removed"] == len(pickles) and not any(p.exists() for p in pickles)
 
 
 def test_cli_run_and_show(workspace):
