@@ -75,16 +75,17 @@ def _path(kind: str, digest: str, settings: Settings):
 def get(kind: str, digest: str, settings: Settings | None = None):
     """The value recorded for ``digest``, or None: this process's copy first, then storage.
     Each call returns a fresh copy (a caller may change what it gets)."""
-    if (kind, digest) in _LOCAL:
-        _LOCAL.move_to_end((kind, digest))
-        return pickle.loads(_LOCAL[(kind, digest)])
     settings = settings or get_settings()
+    local = (settings.storage_url, kind, digest)      # each storage root keeps its own records
+    if local in _LOCAL:
+        _LOCAL.move_to_end(local)
+        return pickle.loads(_LOCAL[local])
     try:
         data = _path(kind, digest, settings).read_bytes()
         value = pickle.loads(data)
     except (FileNotFoundError, EOFError, pickle.UnpicklingError):   # never recorded, or unreadable
         return None
-    _remember(kind, digest, data)
+    _remember(local, data)
     return value
 
 
@@ -95,11 +96,11 @@ def put(kind: str, digest: str, value, settings: Settings | None = None) -> None
     settings = settings or get_settings()
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     storage.write_bytes(_path(kind, digest, settings), data)
-    _remember(kind, digest, data)
+    _remember((settings.storage_url, kind, digest), data)
 
 
-def _remember(kind: str, digest: str, data: bytes) -> None:
-    _LOCAL[(kind, digest)] = data
+def _remember(local: tuple, data: bytes) -> None:
+    _LOCAL[local] = data
     while len(_LOCAL) > LOCAL_SIZE:
         _LOCAL.popitem(last=False)
 
