@@ -244,8 +244,9 @@ def test_review_cli_end_to_end_and_the_accepted_event_changes_the_next_runs_prio
     assert (accepted["ref_file"], accepted["outcome"]) == ("candidate_events", "orders issued")
     assert main(["review", "reject", CHATBOTS, "--note", "changed my mind"]) == 2    # decided once
     assert "already accepted" in capsys.readouterr().err
-    # a new run date so the alert rule evaluates afresh (a same-date rerun keeps its digest)
-    store_day = DAY + dt.timedelta(days=1)
+    # a new run date so the alert rule evaluates afresh (a same-date rerun keeps its digest), on
+    # or after the acceptance (today: an accepted row joins the runs dated on or after it)
+    store_day = max(DAY + dt.timedelta(days=1), dt.date.today())
     pipeline.run(store_day, run_id="feeds-after")
     s = store.read_sql("SELECT components FROM antitrust_scores WHERE run_date = :d AND subject_type = 'relationship' "
                        "AND subject_id = 'spacex->xai'", {"d": store_day})
@@ -310,12 +311,13 @@ def test_an_8k_item_101_of_a_watched_issuer_becomes_a_deal_candidate_an_analyst_
     row = review.accept(d.candidate_id, {"accelerator_family": ""}, reviewer="A. Analyst")
     assert (row["buyer_id"], row["supplier_id"], row["amount_basis"], row["term_years"]) == (
         "openai", "coreweave", "ceiling", 5.0)
-    added = review.reviewed_rows(DAY)["compute_commitments"]
+    after = max(DAY, dt.date.today())          # the acceptance is dated today: runs from then on add the row
+    added = review.reviewed_rows(after)["compute_commitments"]
     assert added.iloc[0].amount_usd_bn == 6.5 and added.iloc[0].confidence == "reviewed"
     refs = {n: pipeline.ingest(n, DAY) for n in ("compute_commitments",)}
     frames = {"compute_commitments": pipeline._typed(refs["compute_commitments"], pipeline.get_settings())}
     n0 = len(frames["compute_commitments"])
-    out_frames, sha = pipeline.with_reviewed_rows(frames, DAY, refs, pipeline.get_settings())
+    out_frames, sha = pipeline.with_reviewed_rows(frames, after, refs, pipeline.get_settings())
     com = out_frames["compute_commitments"]
     assert len(com) == n0 + 1 and sha and com.iloc[-1].ref_file == "candidate_deals"
     assert com.iloc[-1].amount_usd_bn == 6.5 and com["amount_usd_bn"].dtype.kind == "f"
