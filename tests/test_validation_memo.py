@@ -63,3 +63,43 @@ def test_a_record_is_tied_to_the_validation_code(workspace, monkeypatch):
     monkeypatch.setitem(validate._FINGERPRINT, "fp", "other code")
     b = validate._memo_path(key, validate.get_settings())
     assert a != b and a.parent == b.parent
+
+
+FRAME_SCRIPT = """
+import datetime as dt, json, sys
+from pathlib import Path
+from riskmodels.sources.feeds.daily import SUITE, items_frame
+from riskmodels.sources.feeds.parse import parse_feed
+from riskmodels.validate import validate_frame
+raw = Path("data/recorded/feeds/ftc_press-release-competition.xml").read_bytes()
+frame = items_frame(parse_feed(raw, "ftc"))
+if sys.argv[1] == "bad":
+    frame.loc[0, ["published", "date"]] = None      # an item without a date
+res = validate_frame(frame, SUITE, dt.date(2026, 12, int(sys.argv[2])), location="feed:ftc", key_column="guid")
+print(json.dumps({"result": res, "gx_imported": "great_expectations" in sys.modules}, default=str))
+"""
+
+
+def _frame_in_a_new_process(kind: str, day: int) -> dict:
+    out = subprocess.run([sys.executable, "-c", FRAME_SCRIPT, kind, str(day)], capture_output=True, text=True,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_source_frames_outcome_is_reused_by_the_next_process(workspace):
+    """validate_frame (a feed document's items) records its outcome by the frame's bytes, suite
+    and code: the same document the next day is not checked again (GX not imported), and its
+    validation_results row is recorded for that day with the same outcome, a failing one included."""
+    from riskmodels import store
+
+    for kind in ("good", "bad"):
+        first, second = _frame_in_a_new_process(kind, 1), _frame_in_a_new_process(kind, 2)
+        assert first["gx_imported"] and not second["gx_imported"]
+        assert second["result"] == first["result"]
+        assert first["result"]["success"] is (kind == "good")
+    assert len(second["result"]["bad_keys"]) == 1
+    rows = store.read_sql("SELECT run_date, success, details, sha256 FROM validation_results "
+                          "WHERE dataset = 'feed_items' ORDER BY run_date, success")
+    assert len(rows) == 4 and rows.groupby("sha256")["run_date"].nunique().eq(2).all()
+    assert rows.groupby("sha256")["details"].nunique().eq(1).all()      # the day after: the same findings
