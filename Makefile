@@ -52,27 +52,7 @@ run: $(VENV)/.installed var/airflow/airflow.db
 	  "epoch_compute=$(EPOCH_LOGICAL)=var/airflow/last-epoch-run.log" \
 	  "regulatory_feeds=$(FEEDS_LOGICAL)=var/airflow/last-feeds-run.log" \
 	  "ai_stack_daily=$(LOGICAL)=var/airflow/last-run.log"
-	@echo
-	@echo "Most concentrated markets per layer (latest period of each market, fresh series first; HHI in points, shares in %):"
-	@$(BIN)/riskmodels show concentration --top 3 --per-layer
-	@echo
-	@echo "The analysts side by side (concepts, config/concepts.yaml; median HHI and band over fresh series):"
-	@$(BIN)/riskmodels show concepts --top 6
-	@echo
-	@echo "Riskiest investment relationships (antitrust risk 0-100, rank band under perturbed weights):"
-	@$(BIN)/riskmodels show risk --top 5
-	@echo
-	@echo "Vendor lock-in of model builders (0-100, all layers):"
-	@$(BIN)/riskmodels show lockin --top 5
-	@echo
-	@echo "From SEC filings (replayed; RISKMODELS_SOURCES_MODE=live and RISKMODELS_SEC_IDENTITY go live):"
-	@$(BIN)/riskmodels show filings --top 6
-	@echo
-	@echo "Candidates from regulators' feeds and 8-Ks waiting for review (riskmodels review show ID | accept ID | reject ID --note TEXT):"
-	@$(BIN)/riskmodels review list
-	@echo
-	@$(BIN)/python -c "from riskmodels.report import where_results_are; print(where_results_are())"
-	@echo "Report:      $(ROOT)/var/reports/report-$(TODAY).html (open it in a browser; it works offline)"
+	@$(BIN)/python scripts/run_summary.py "$(ROOT)/var/reports/report-$(TODAY).html"
 
 # A real local deployment (api-server, scheduler, dag-processor) on PostgreSQL metadata until Ctrl-C.
 airflow: $(VENV)/.installed

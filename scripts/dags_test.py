@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
         log_path = Path(log)
         print(f"== airflow dags test {dag_id} {logical}", flush=True)
         failed = None
+        t0 = time.perf_counter()
         with _output_to(log_path):
             try:
                 args = parser.parse_args(["dags", "test", dag_id, logical])
@@ -60,7 +62,7 @@ def main(argv: list[str]) -> int:
             print("\n".join(log_path.read_text(errors="replace").splitlines()[-80:]))
             print(f"DAG run failed ({failed}); full log: {log_path}")
             return 1
-        print(f"DAG run succeeded (log: {log_path})", flush=True)
+        print(f"DAG run succeeded in {time.perf_counter() - t0:.1f} s (log: {log_path})", flush=True)
     return 0
 
 
