@@ -66,6 +66,17 @@ def relationships(investments: pd.DataFrame, entities: pd.DataFrame) -> pd.DataF
     return r
 
 
+def _names(ids: pd.Series, names: dict) -> np.ndarray:
+    """Display names of entity ids (the id itself where the registry has none), as an object array."""
+    return np.array([names.get(e, e) for e in ids.tolist()], dtype=object)
+
+
+def _fmt(x: np.ndarray, spec: str) -> np.ndarray:
+    """``spec.format`` of each number (NaN formatted as Python does: "nan"), as an object array."""
+    f = spec.format
+    return np.array([f(v) for v in np.asarray(x, dtype=float).tolist()], dtype=object)
+
+
 def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.DataFrame, commitments: pd.DataFrame,
                stakes: pd.DataFrame, lockin: pd.DataFrame, loops: pd.DataFrame, events: pd.DataFrame,
                entities: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,10 +85,11 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     norm = a["normalise"]
     group = group_of(entities)
     names = entities.set_index("entity_id")["name"].to_dict()
-    nm = lambda x: names.get(x, x)  # noqa: E731
     n = len(rel)
     val = pd.DataFrame(np.nan, index=rel.index, columns=list(COMPONENTS))
     facts = pd.DataFrame("", index=rel.index, columns=list(COMPONENTS))
+    # the facts are text assembled column by column (one string operation per column, not per row)
+    name_i, name_t = _names(rel["gi"], names), _names(rel["gt"], names)
 
     # latest period of each market and the groups with shares in it
     s = shares[shares["share_pct"].notna()].assign(g=lambda d: to_group(d["entity_id"], group),
@@ -96,9 +108,11 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
         best = c.sort_values("delta_contribution", ascending=False).drop_duplicates(["gi", "gt"])
         m = rel.merge(best, on=["gi", "gt"], how="left")
         val["horizontal_overlap"] = (m["delta_contribution"].clip(lower=0) / norm["delta_mhhi_full"]).clip(upper=1).fillna(0.0).to_numpy()
-        facts["horizontal_overlap"] = [
-            f"adds {d:.0f} MHHI points in {mk} {p}" if pd.notna(d) else "no market where both have shares and a known stake"
-            for d, mk, p in zip(m["delta_contribution"], m["market_id"], m["period"])]
+        dc = m["delta_contribution"].to_numpy(dtype=float)
+        facts["horizontal_overlap"] = np.where(
+            np.isnan(dc), "no market where both have shares and a known stake",
+            "adds " + _fmt(dc, "{:.0f}") + " MHHI points in " + m["market_id"].astype(object).map(str).to_numpy()
+            + " " + m["period"].astype(object).map(str).to_numpy())
     else:
         val["horizontal_overlap"] = 0.0
         facts["horizontal_overlap"] = "no ownership data"
@@ -110,10 +124,12 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     ch = rel.merge(chip, left_on=["gt", "gi"], right_on=["buyer_group", "chip_vendor"], how="left")["share"].to_numpy()
     has_commit = rel["gt"].isin(set(cp["buyer_group"])).to_numpy()
     val["vertical_input_control"] = np.where(has_commit, np.fmax(np.nan_to_num(d), np.nan_to_num(ch)), np.nan)
-    facts["vertical_input_control"] = [
-        (f"{nm(gi)} supplies {100 * np.nan_to_num(x):.0f}% of {nm(gt)}'s committed compute directly"
-         + (f", {100 * y:.0f}% runs on its chips" if pd.notna(y) else "")) if hc else f"no compute commitments of {nm(gt)} known"
-        for gi, gt, x, y, hc in zip(rel["gi"], rel["gt"], d, ch, has_commit)]
+    d, ch = d.astype(float), ch.astype(float)
+    facts["vertical_input_control"] = np.where(
+        has_commit,
+        name_i + " supplies " + _fmt(100 * np.nan_to_num(d), "{:.0f}") + "% of " + name_t + "'s committed compute directly"
+        + np.where(np.isnan(ch), "", ", " + _fmt(100 * ch, "{:.0f}") + "% runs on its chips"),
+        "no compute commitments of " + name_t + " known")
 
     # 3. influence rights (latest stake terms of the pair)
     st = stakes.assign(gi=to_group(stakes["investor_id"], group),
@@ -132,10 +148,13 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     total = sum(parts.values())
     has_terms = m["as_of"].notna().to_numpy()
     val["influence_rights"] = np.where(has_terms, np.minimum(1.0, total.to_numpy(dtype=float)), np.nan)
-    facts["influence_rights"] = [
-        (", ".join(k for k, v in parts.items() if v.iloc[i] > 0) or "no board, observer, consultation, exclusivity "
-         "or voting rights") + f" (terms as of {m['as_of'].iloc[i]})" if has_terms[i] else "no stake terms known"
-        for i in range(n)]
+    held = np.full(n, "", dtype=object)
+    for k, v in parts.items():
+        on = v.to_numpy(dtype=float) > 0
+        held = np.where(on, np.where(held == "", k, held + ", " + k), held)
+    held = np.where(held == "", "no board, observer, consultation, exclusivity or voting rights", held)
+    facts["influence_rights"] = np.where(has_terms, held + " (terms as of " + m["as_of"].astype(object).map(str).to_numpy()
+                                         + ")", "no stake terms known")
 
     # 4. lock-in imposed
     lk = lockin[lockin["layer"] == "all"].set_index("buyer_id")["score"]
@@ -144,10 +163,10 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     lscore = rel["gt"].map(lk).to_numpy(dtype=float)
     rel_share = (m["share"] / rel["gt"].map(top)).to_numpy(dtype=float)
     val["lockin_imposed"] = np.where(np.isnan(lscore), np.nan, np.nan_to_num(lscore) / 100 * np.nan_to_num(rel_share))
-    facts["lockin_imposed"] = [
-        (f"{nm(gt)} lock-in {ls:.0f}/100; {nm(gi)} holds {100 * np.nan_to_num(sh):.0f}% of its committed compute"
-         if not np.isnan(ls) else f"no lock-in score for {nm(gt)}")
-        for gi, gt, ls, sh in zip(rel["gi"], rel["gt"], lscore, m["share"].to_numpy(dtype=float))]
+    facts["lockin_imposed"] = np.where(
+        np.isnan(lscore), "no lock-in score for " + name_t,
+        name_t + " lock-in " + _fmt(lscore, "{:.0f}") + "/100; " + name_i + " holds "
+        + _fmt(100 * np.nan_to_num(m["share"].to_numpy(dtype=float)), "{:.0f}") + "% of its committed compute")
 
     # 5. circularity: the best-scoring loop (first in loop order on ties) through each equity hop
     circ = np.zeros(n)
@@ -179,8 +198,10 @@ def components(rel: pd.DataFrame, *, shares: pd.DataFrame, contributions: pd.Dat
     for lev in reversed(levels):
         mp = np.where(sh > lev["above"], lev["score"], mp)
     val["market_power"] = mp
-    facts["market_power"] = [f"largest share {x:g}% in {best.at[g, 'market_id']} {best.at[g, 'period']}" if not np.isnan(x)
-                             else f"{nm(g)} has no market share in the data" for g, x in zip(rel["gi"], sh)]
+    facts["market_power"] = np.where(
+        np.isnan(sh), name_i + " has no market share in the data",
+        "largest share " + _fmt(sh, "{:g}") + "% in " + rel["gi"].map(best["market_id"]).astype(object).map(str).to_numpy()
+        + " " + rel["gi"].map(best["period"]).astype(object).map(str).to_numpy())
 
     # 7. prior scrutiny: the heaviest category with events (both, investor only, investee only)
     sc = np.zeros(n)
@@ -217,9 +238,9 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
     """Rank bands under Monte Carlo weight draws ~ Dirichlet(concentration * weights).
 
     Rank 1 is the highest score; ties rank by subject order (a stable sort, so the bands are
-    reproducible). Ranks are kept as int32 and the draws scored ``chunk`` at a time, so memory
-    is subjects x draws taken x 4 bytes (twice that while percentiles are read). Percentiles
-    use numpy's default linear interpolation.
+    reproducible). Each distinct component row is ranked once per draw (its subjects follow one
+    another), kept as int32 and scored ``chunk`` draws at a time, so memory is distinct rows x
+    draws taken x 4 bytes. Percentiles use numpy's default linear interpolation.
 
     Stopping (``min_draws``): the bands are checked at ``min_draws``, twice that, four times...
     up to ``draws``; the draws stop at the first check where no subject's 5th or 95th
@@ -231,28 +252,49 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
     rng = np.random.default_rng(seed)
     w = rng.dirichlet(concentration * weights / weights.sum(), size=draws).T        # (components, draws)
     n = x.shape[0]
+    # subjects with identical component rows score alike in every draw, and a stable sort ranks
+    # them one after another in subject order: so each distinct row is ranked once per draw and a
+    # subject's rank is its row's rank plus its place among that row's subjects (a constant).
+    # At scale most relationships share a handful of rows (99,760 subjects, 1,887 rows).
+    uniq, first, inv, count = np.unique(np.asarray(x, dtype=float) + 0.0, axis=0, return_index=True,
+                                        return_inverse=True, return_counts=True)
+    by_first = np.argsort(first, kind="stable")            # distinct rows in order of their first subject
+    where = np.empty(len(uniq), dtype=np.int64)
+    where[by_first] = np.arange(len(uniq))
+    xu, count, inv = uniq[by_first], count[by_first], where[inv.ravel()]
+    m = len(xu)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    member = np.argsort(inv, kind="stable")
+    offset = np.empty(n, dtype=np.int64)                    # place among its row's subjects, 0-based
+    offset[member] = np.arange(n) - start[inv[member]]
     # draw-major (Fortran order): the draws not taken are pages never touched
-    ranks = np.empty((n, draws), dtype=np.int32, order="F")
-    positions = np.arange(1, n + 1, dtype=np.int32)
+    ranks = np.empty((m, draws), dtype=np.int32, order="F")
     tol = max(float(tolerance_ranks), float(tolerance_share) * n)
     checks = [] if not min_draws else [d for d in (min_draws * 2 ** k for k in range(32)) if d < draws]
 
     def bands(d):
-        """(p05, p95) over the first ``d`` draws: the order statistics by partition, interpolated."""
+        """(p05, p95) per subject over the first ``d`` draws: the order statistics of each
+        distinct row by partition, moved to the subject's place, then interpolated."""
         hs = [(d - 1) * q / 100 for q in (5, 95)]
         idx = sorted({j for h in hs for j in (int(np.floor(h)), min(int(np.floor(h)) + 1, d - 1))})
-        part = np.ascontiguousarray(ranks[:, :d])            # one subject's draws side by side
+        part = np.ascontiguousarray(ranks[:, :d])            # one row's draws side by side
         part.partition(idx, axis=1)
-        return [part[:, int(np.floor(h))] + (h - np.floor(h)) * (part[:, min(int(np.floor(h)) + 1, d - 1)]
-                                                                  - part[:, int(np.floor(h))]) for h in hs]
+        out = []
+        for h in hs:
+            lo = part[inv, int(np.floor(h))].astype(np.int64) + offset
+            hi = part[inv, min(int(np.floor(h)) + 1, d - 1)].astype(np.int64) + offset
+            out.append(lo + (h - np.floor(h)) * (hi - lo))
+        return out
 
     done, previous, used, final = 0, None, draws, None
     for target in checks + [draws]:
         for lo in range(done, target, chunk):
             hi = min(lo + chunk, target)
-            scores = x @ w[:, lo:hi]                                               # (subjects, chunk)
+            scores = xu @ w[:, lo:hi]                                              # (rows, chunk)
             order = np.argsort(-scores, axis=0, kind="stable")
-            np.put_along_axis(ranks[:, lo:hi], order, positions[:, None], axis=0)
+            # a row's rank: 1 + the subjects of every row scoring above it
+            above = np.cumsum(count[order], axis=0) - count[order] + 1
+            np.put_along_axis(ranks[:, lo:hi], order, above.astype(np.int32), axis=0)
         done = target
         if target == draws:
             break
@@ -261,11 +303,13 @@ def robustness(x: np.ndarray, weights: np.ndarray, draws: int, concentration: fl
             used, final = target, now
             break
         previous = now
-    r = ranks[:, :used]
+    r = ranks[:, :used].astype(np.int64)
     base = np.empty(n, dtype=np.int64)
     base[np.argsort(-(x @ weights), kind="stable")] = np.arange(1, n + 1)
-    mean = r.mean(axis=1)
-    std = np.sqrt(np.maximum(np.einsum("ij,ij->i", r, r, dtype=np.float64) / used - mean ** 2, 0.0))
+    s1, s2 = r.sum(axis=1)[inv], np.einsum("ij,ij->i", r, r)[inv]         # per subject, exact in int64
+    total = s1 + used * offset
+    mean = total / used
+    std = np.sqrt(np.maximum((s2 + 2 * offset * s1 + used * offset ** 2) / used - mean ** 2, 0.0))
     p05, p95 = final if final is not None else bands(used)
     return {"rank": base, "rank_p05": p05, "rank_p95": p95, "rank_std": std, "draws": used, "tolerance": tol}
 
@@ -292,6 +336,52 @@ def pca_weights(x: np.ndarray) -> np.ndarray:
     load = vt[0] ** 2                                      # the sign of a component does not matter
     w[keep] = load / load.sum()
     return w
+
+
+def _component_text(rel: pd.DataFrame, val: pd.DataFrame, facts: pd.DataFrame, x: np.ndarray, weights: np.ndarray,
+                    score: np.ndarray, names: dict, cited: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per relationship: the components as JSON (``json.dumps(..., sort_keys=True)`` of
+    ``{component: {value, weight, contribution, facts}}``, byte for byte) and the explanation
+    ("A -> B: risk 62/100 — <component> <value> (<facts>); ..." with the components by falling
+    contribution, then the screens cited for the pair). Built per column: one string operation
+    per component over all rows, not a dict and a json.dumps per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(rel)
+    v = val.to_numpy(dtype=float)
+    contrib = (100 * weights)[None, :] * x
+    enc = {}
+
+    def cat(*parts):                             # element-wise concatenation in Arrow (C), scalars broadcast
+        return pc.binary_join_element_wise(*[pa.array(q, type=pa.string()) if isinstance(q, (np.ndarray, list))
+                                             else q for q in parts], "")
+
+    def js(col: np.ndarray) -> list:            # json.dumps of each text, once per distinct text
+        enc.update({t: json.dumps(t) for t in pd.unique(col).tolist() if t not in enc})
+        return [enc[t] for t in col.tolist()]
+
+    rep = lambda a: list(map(float.__repr__, a.tolist()))  # noqa: E731 - json's floats
+    comp, piece = {}, []
+    fx = facts.to_numpy(dtype=object)
+    for k, c in enumerate(COMPONENTS):
+        missing = np.isnan(v[:, k])
+        value_json = np.where(missing, "null", np.array(rep(np.nan_to_num(v[:, k])), dtype=object))
+        comp[c] = cat('"' + c + '": {"contribution": ', rep(contrib[:, k]), ', "facts": ', js(fx[:, k]),
+                      ', "value": ', value_json, ', "weight": ' + repr(float(weights[k])) + "}")
+        value_text = np.where(missing, "n/a", _fmt(np.nan_to_num(v[:, k]), "{:.2f}"))
+        piece.append(cat(c.replace("_", " ") + " ", value_text, " (", [str(f) for f in fx[:, k].tolist()], ")"))
+    keys = sorted(COMPONENTS)
+    comps = cat("{", *[q for c in keys for q in (comp[c], ", ")][:-1], "}")
+    order = np.argsort(-contrib, axis=1, kind="stable")           # ties keep the components' order
+    pieces = pa.concat_arrays(piece)                               # component k of row i at k * n + i
+    picked = [pieces.take(pa.array(order[:, j] * n + np.arange(n))) for j in range(len(COMPONENTS))]
+    joined = pc.binary_join_element_wise(*picked, "; ")
+    pair = list(zip(rel["investor_id"].tolist(), rel["investee_id"].tolist()))
+    tail = [f". {cited[p]}" if p in cited else "" for p in pair]
+    texts = cat(_names(rel["investor_id"], names), " -> ", _names(rel["investee_id"], names), ": risk ",
+                _fmt(score, "{:.0f}"), "/100 — ", joined, tail)
+    return (np.array(comps.to_pylist(), dtype=object), np.array(texts.to_pylist(), dtype=object))
 
 
 def movement_flags(change: pd.Series, threshold: float) -> tuple[pd.Series, pd.Series]:
@@ -333,26 +423,18 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
     nm = lambda e: names.get(e, e)  # noqa: E731
     deals = rel_inputs["investments"][["investor_id", "investee_id"]].assign(
         r=pd.to_numeric(rel_inputs["investments"]["ref_row"]).astype(int)).drop_duplicates().sort_values("r")
-    refs = ("investments.csv#" + deals["r"].astype(str)).groupby([deals["investor_id"], deals["investee_id"]]).agg(";".join)
-    # per-row text (JSON components and the explanation) is string assembly over plain lists
-    vals = np.where(np.isnan(val.to_numpy(dtype=float)), None, val.to_numpy(dtype=float)).tolist()
-    contrib = ((100 * weights)[None, :] * x).tolist()
-    fact_rows = facts.to_numpy().tolist()
-    wl = weights.tolist()
-    comps, texts = [], []
-    # the screens of config/screens.yaml that apply to each relationship (riskmodels.screens)
+    # each pair's deal rows in file order; most pairs have one, so only the others are joined
+    txt = "investments.csv#" + deals["r"].astype(str)
+    many = deals.duplicated(["investor_id", "investee_id"], keep=False).to_numpy()
+    refs = pd.concat([
+        pd.Series(txt[~many].to_numpy(), index=pd.MultiIndex.from_frame(deals.loc[~many, ["investor_id", "investee_id"]])),
+        txt[many].groupby([deals.loc[many, "investor_id"], deals.loc[many, "investee_id"]]).agg(";".join)])
+    refs.index.names = ["investor_id", "investee_id"]
+    # the JSON components and the explanation, assembled column by column (:func:`_component_text`)
     from .screens import screens_summary
 
     cited = screens_summary(rel_inputs.get("screens"))
-    for inv, tgt, sc_i, v_i, c_i, f_i in zip(rel["investor_id"], rel["investee_id"], score.tolist(), vals, contrib,
-                                             fact_rows):
-        comp = {c: {"value": v_i[k], "weight": wl[k], "contribution": c_i[k], "facts": f_i[k]}
-                for k, c in enumerate(COMPONENTS)}
-        comps.append(json.dumps(comp, sort_keys=True))
-        order = sorted(range(len(COMPONENTS)), key=lambda k: -c_i[k])
-        texts.append(f"{nm(inv)} -> {nm(tgt)}: risk {sc_i:.0f}/100 — " + "; ".join(
-            f"{COMPONENTS[k].replace('_', ' ')} {'n/a' if v_i[k] is None else format(v_i[k], '.2f')} ({f_i[k]})"
-            for k in order) + (f". {cited[(inv, tgt)]}" if (inv, tgt) in cited else ""))
+    comps, texts = _component_text(rel, val, facts, x, weights, score, names, cited)
     keys = rel[["investor_id", "investee_id"]]
     out = pd.DataFrame({
         "subject_type": "relationship", "subject_id": (keys["investor_id"] + "->" + keys["investee_id"]).to_numpy(),
@@ -375,7 +457,7 @@ def antitrust_scores(rel_inputs: dict, entities: pd.DataFrame, cfg: dict, previo
                           "explanation": f"{nm(r.firm)}: risk {r.score:.0f}/100 from its riskiest of "
                                          f"{counts[r.firm]} relationship(s), as {r.role}. {r.explanation}"})
     firms = pd.DataFrame(firm_rows)
-    fx = np.array([[json.loads(c)[k]["value"] or 0.0 for k in COMPONENTS] for c in firms["components"]])
+    fx = x[best.index.to_numpy()]                  # each firm's riskiest relationship's components (no data: 0)
     fb = robustness(fx, weights, rob["draws"], rob["dirichlet_concentration"], rob["seed"], **_stopping(rob))
     for k in ("rank", "rank_p05", "rank_p95", "rank_std"):
         firms[k] = fb[k]
