@@ -5,8 +5,11 @@ registry, the same config and code) is read back instead of computed again: the 
 unchanged inputs, a rerun, a backfill. Records live under the storage root
 (``memo/<kind>/<sha256>.pkl``), so every worker sees the ones another wrote; a record is never
 changed once written (its name is the hash of its key), and writes are atomic
-(:func:`riskmodels.storage.write_bytes`). Only riskmodels writes under the storage root, the
-same trust the staged score frames and the store have; raw inputs are never unpickled.
+(:func:`riskmodels.storage.write_bytes`). Records are pickles of frames, read back with a
+restricted unpickler (:data:`ALLOWED`: the pandas, numpy and pyarrow constructors a frame needs,
+nothing that imports, opens or runs anything else), so a record someone altered under the storage
+root cannot execute code: it fails to load and the value is computed again. A value whose pickle
+needs anything else is not kept. Raw inputs are never unpickled.
 
 The key must name every input: :func:`frame_digest` for frames, :func:`file_digest` for
 config and data files, :func:`code_digest` for the modules that compute the value.
@@ -14,7 +17,9 @@ config and data files, :func:`code_digest` for the modules that compute the valu
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import pickle
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +27,36 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+#: the only globals a record may name: what pickled frames of numbers, text and dates are built
+#: from (each a constructor of data, never a reader, importer or evaluator)
+ALLOWED = frozenset({
+    ("builtins", "slice"), ("datetime", "date"), ("datetime", "datetime"), ("datetime", "timedelta"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
+    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas", "StringDtype"), ("pandas.arrays", "ArrowStringArray"), ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals.managers", "SingleBlockManager"),
+    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
+    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
+})
+
+
+class _Restricted(pickle.Unpickler):
+    """Unpickles only :data:`ALLOWED` globals (Python docs, pickle: "Restricting Globals")."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in ALLOWED:
+            raise pickle.UnpicklingError(f"memo record names {module}.{name}, which a record may not")
+        return super().find_class(module, name)
+
+
+def _loads(data: bytes):
+    return _Restricted(io.BytesIO(data)).load()
+
 
 #: records kept in this process (most recently used last)
 _LOCAL: OrderedDict = OrderedDict()
@@ -79,11 +114,14 @@ def get(kind: str, digest: str, settings: Settings | None = None):
     local = (settings.storage_url, kind, digest)      # each storage root keeps its own records
     if local in _LOCAL:
         _LOCAL.move_to_end(local)
-        return pickle.loads(_LOCAL[local])
+        return _loads(_LOCAL[local])
     try:
         data = _path(kind, digest, settings).read_bytes()
-        value = pickle.loads(data)
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError):   # never recorded, or unreadable
+        value = _loads(data)
+    except FileNotFoundError:                                  # never recorded
+        return None
+    except Exception as exc:  # noqa: BLE001 - unreadable or altered: computed again
+        log.warning("memo record %s/%s not used: %s", kind, digest[:12], exc)
         return None
     _remember(local, data)
     return value
@@ -95,6 +133,11 @@ def put(kind: str, digest: str, value, settings: Settings | None = None) -> None
 
     settings = settings or get_settings()
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        _loads(data)                                   # a record the restricted reader could not read is not kept
+    except pickle.UnpicklingError as exc:
+        log.warning("memo %s not kept: %s", kind, exc)
+        return
     storage.write_bytes(_path(kind, digest, settings), data)
     _remember((settings.storage_url, kind, digest), data)
 
