@@ -3,59 +3,102 @@
 A pure step whose inputs did not change since an earlier run (the same Epoch releases, the same
 registry, the same config and code) is read back instead of computed again: the daily run with
 unchanged inputs, a rerun, a backfill. Records live under the storage root
-(``memo/<kind>/<sha256>.pkl``), so every worker sees the ones another wrote; a record is never
+(``memo/<kind>/<sha256>.memo``), so every worker sees the ones another wrote; a record is never
 changed once written (its name is the hash of its key), and writes are atomic
-(:func:`riskmodels.storage.write_bytes`). Records are pickles of frames, read back with a
-restricted unpickler (:data:`ALLOWED`: the pandas, numpy and pyarrow constructors a frame needs,
-nothing that imports, opens or runs anything else), so a record someone altered under the storage
-root cannot execute code: it fails to load and the value is computed again. A value whose pickle
-needs anything else is not kept. Raw inputs are never unpickled.
+(:func:`riskmodels.storage.write_bytes`).
+
+A record holds a ``{name: DataFrame}`` as data only, never code: one file with a JSON header and
+one Parquet payload per frame. Typed columns (numbers, ``str``, booleans, datetimes) go to
+Parquet and come back with their dtype; ``object`` columns go to the header as JSON values tagged
+by Python type (None, bool, int, float incl. NaN, str, ``datetime.date``, ``pd.Timestamp``), so a
+frame reads back equal, cell types and None-versus-NaN included. A frame with any other cell type
+is not kept. A record that does not parse is ignored and the value computed again.
 
 The key must name every input: :func:`frame_digest` for frames, :func:`file_digest` for
 config and data files, :func:`code_digest` for the modules that compute the value.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
 import logging
-import pickle
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-#: the only globals a record may name: what pickled frames of numbers, text and dates are built
-#: from (each a constructor of data, never a reader, importer or evaluator)
-ALLOWED = frozenset({
-    ("builtins", "slice"), ("datetime", "date"), ("datetime", "datetime"), ("datetime", "timedelta"),
-    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"), ("numpy._core.numeric", "_frombuffer"),
-    ("pandas", "DataFrame"), ("pandas", "Series"), ("pandas", "Index"), ("pandas", "RangeIndex"),
-    ("pandas", "StringDtype"), ("pandas.arrays", "ArrowStringArray"), ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.internals.managers", "BlockManager"),
-    ("pandas.core.internals.managers", "SingleBlockManager"),
-    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
-    ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias"),
-})
+
+class NotKept(ValueError):
+    """A value the record format cannot hold exactly (it is then computed every time)."""
 
 
-class _Restricted(pickle.Unpickler):
-    """Unpickles only :data:`ALLOWED` globals (Python docs, pickle: "Restricting Globals")."""
+def _cell(v):
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return {"i": int(v)} if isinstance(v, np.integer) else v
+    if isinstance(v, (float, np.floating)):
+        return {"f": repr(float(v))} if isinstance(v, np.floating) or not np.isfinite(v) else v
+    if isinstance(v, pd.Timestamp):
+        return {"t": v.isoformat()}
+    if isinstance(v, dt.datetime):
+        return {"dt": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {"d": v.isoformat()}
+    raise NotKept(f"a cell of type {type(v).__name__}")
 
-    def find_class(self, module: str, name: str):
-        if (module, name) not in ALLOWED:
-            raise pickle.UnpicklingError(f"memo record names {module}.{name}, which a record may not")
-        return super().find_class(module, name)
+
+def _uncell(v):
+    if not isinstance(v, dict):
+        return v
+    (tag, x), = v.items()
+    return {"i": lambda: np.int64(x), "f": lambda: float(x), "t": lambda: pd.Timestamp(x),
+            "dt": lambda: dt.datetime.fromisoformat(x), "d": lambda: dt.date.fromisoformat(x)}[tag]()
 
 
-def _loads(data: bytes):
-    return _Restricted(io.BytesIO(data)).load()
+def _encode(frames: dict) -> bytes:
+    """``{name: DataFrame}`` -> one record (see the module docstring)."""
+    header, blobs = {}, []
+    for name, df in frames.items():
+        if not isinstance(df, pd.DataFrame):
+            raise NotKept(f"{name} is not a frame")
+        obj = [i for i, t in enumerate(df.dtypes) if t == object]
+        typed = df.drop(columns=[df.columns[i] for i in obj])
+        typed.columns = [f"c{i}" for i in range(len(df.columns)) if i not in obj]
+        buf = io.BytesIO()
+        typed.to_parquet(buf, index=True)
+        blobs.append(buf.getvalue())
+        header[name] = {"columns": [str(c) for c in df.columns], "dtypes": [str(t) for t in df.dtypes],
+                        "objects": {str(i): [_cell(v) for v in df.iloc[:, i].tolist()] for i in obj},
+                        "bytes": len(blobs[-1])}
+        if list(map(str, df.columns)) != list(df.columns):
+            raise NotKept(f"{name} has column names that are not text")
+    head = json.dumps(header, allow_nan=False).encode()
+    return len(head).to_bytes(8, "big") + head + b"".join(blobs)
+
+
+def _decode(data: bytes) -> dict:
+    n = int.from_bytes(data[:8], "big")
+    header, pos, out = json.loads(data[8:8 + n]), 8 + n, {}
+    for name, h in header.items():
+        typed = pd.read_parquet(io.BytesIO(data[pos:pos + h["bytes"]]))
+        pos += h["bytes"]
+        cols = {}
+        for i, (c, t) in enumerate(zip(h["columns"], h["dtypes"])):
+            if str(i) in h["objects"]:
+                cols[c] = pd.Series([_uncell(v) for v in h["objects"][str(i)]], index=typed.index, dtype=object)
+            else:
+                col = typed[f"c{i}"]
+                cols[c] = col if str(col.dtype) == t else col.astype(t)
+        out[name] = pd.DataFrame(cols, index=typed.index) if cols else pd.DataFrame(index=typed.index)
+    return out
 
 
 #: records kept in this process (most recently used last)
@@ -104,20 +147,20 @@ def key(*parts) -> str:
 def _path(kind: str, digest: str, settings: Settings):
     from . import storage
 
-    return storage.path("memo", kind, f"{digest}.pkl", settings=settings)
+    return storage.path("memo", kind, f"{digest}.memo", settings=settings)
 
 
-def get(kind: str, digest: str, settings: Settings | None = None):
-    """The value recorded for ``digest``, or None: this process's copy first, then storage.
-    Each call returns a fresh copy (a caller may change what it gets)."""
+def get(kind: str, digest: str, settings: Settings | None = None) -> dict | None:
+    """The ``{name: DataFrame}`` recorded for ``digest``, or None: this process's copy first,
+    then storage. Each call returns fresh frames (a caller may change what it gets)."""
     settings = settings or get_settings()
     local = (settings.storage_url, kind, digest)      # each storage root keeps its own records
     if local in _LOCAL:
         _LOCAL.move_to_end(local)
-        return _loads(_LOCAL[local])
+        return _decode(_LOCAL[local])
     try:
         data = _path(kind, digest, settings).read_bytes()
-        value = _loads(data)
+        value = _decode(data)
     except FileNotFoundError:                                  # never recorded
         return None
     except Exception as exc:  # noqa: BLE001 - unreadable or altered: computed again
@@ -127,15 +170,15 @@ def get(kind: str, digest: str, settings: Settings | None = None):
     return value
 
 
-def put(kind: str, digest: str, value, settings: Settings | None = None) -> None:
-    """Record ``value`` for ``digest`` (in this process and under the storage root)."""
+def put(kind: str, digest: str, frames: dict, settings: Settings | None = None) -> None:
+    """Record ``frames`` (``{name: DataFrame}``) for ``digest``, in this process and under the
+    storage root; frames the format cannot hold exactly are not kept (logged)."""
     from . import storage
 
     settings = settings or get_settings()
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     try:
-        _loads(data)                                   # a record the restricted reader could not read is not kept
-    except pickle.UnpicklingError as exc:
+        data = _encode(frames)
+    except NotKept as exc:
         log.warning("memo %s not kept: %s", kind, exc)
         return
     storage.write_bytes(_path(kind, digest, settings), data)

@@ -684,15 +684,18 @@ def ownership_scores(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.Dat
         digest = _memo_digest(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography, memo_settings)
         hit = memo.get("ownership_scores", digest, memo_settings) if digest else None
         if hit is not None:
-            mhhi = hit[0]
+            mhhi = hit["mhhi"]
             as_of = shares.assign(_a=_as_of(shares, run_date)).drop_duplicates(["market_id", "period"]).set_index(
                 ["market_id", "period"])["_a"]
             mhhi["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(mhhi[["market_id", "period"]])).to_numpy()
-            return hit
+            return tuple(hit[k] for k in _MEMO_PARTS)
     out = _ownership_scores(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography)
     if digest:
-        memo.put("ownership_scores", digest, out, memo_settings)
+        memo.put("ownership_scores", digest, dict(zip(_MEMO_PARTS, out)), memo_settings)
     return out
+
+
+_MEMO_PARTS = ("mhhi", "links", "drivers", "contributions")
 
 
 def _ownership_scores(shares, stakes, holders, entities, run_date, cfg, top_drivers, geography):

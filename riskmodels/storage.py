@@ -17,7 +17,7 @@ Layout under the root::
     reports/report-<run_date>.html                 the HTML report of each run date
     gx/data_docs/index.html, runs/<run_id>/...     Great Expectations Data Docs, one folder per run
     gx/memo/<sha256>.json                          validation outcomes by bytes, suite and code
-    memo/<kind>/<sha256>.pkl                       derived frames by their inputs (riskmodels.memo)
+    memo/<kind>/<sha256>.memo                      derived frames by their inputs (riskmodels.memo)
 
 Writes are atomic: on a local or mounted file system the bytes go to a unique ``.part`` file
 that is then renamed over the target (a reader never sees half a file, two writers of the same

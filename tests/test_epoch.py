@@ -404,4 +404,4 @@ def test_compute_rows_are_kept_across_processes_by_their_inputs(workspace, monke
     assert calls == []
     model.compute_rows(DAY, pd.DataFrame({"entity_id": ["microsoft", "openai"]}))
     assert calls == [1]
-    assert len(list((workspace / "memo" / "epoch_compute_rows").glob("*.pkl"))) == 2
+    assert len(list((workspace / "memo" / "epoch_compute_rows").glob("*.memo"))) == 2

@@ -265,8 +265,10 @@ def compute_rows(run_date: dt.date, entities: pd.DataFrame, settings: Settings |
     out = memo.get("epoch_compute_rows", digest, settings)
     if out is None:
         out = _compute_rows(releases, entities, cfg, settings, ownership)
-        memo.put("epoch_compute_rows", digest, out, settings)
-    return out
+        memo.put("epoch_compute_rows", digest, {k: v for k, v in out.items() if isinstance(v, pd.DataFrame)}, settings)
+    return {**out, "releases": releases,
+            "sha256": str(releases["gpu_clusters"]["sha256"]) if "gpu_clusters" in releases else None,
+            "release": releases.get("gpu_clusters")}
 
 
 def _compute_rows(releases: dict, entities: pd.DataFrame, cfg: dict, settings: Settings,
