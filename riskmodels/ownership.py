@@ -199,8 +199,11 @@ def _tagged(ids: pd.Series, tags: pd.Series) -> pd.Series:
     codes, uniq = pd.factorize(ids, use_na_sentinel=False)
     tcodes, tuniq = pd.factorize(tags.astype(str), use_na_sentinel=False)
     combo, inverse = np.unique(codes.astype(np.int64) * len(tuniq) + tcodes, return_inverse=True)
-    labels = np.array([f"{uniq[c // len(tuniq)]}{TAG_SEP}{tuniq[c % len(tuniq)]}" for c in combo.tolist()],
-                      dtype=object)
+    # the labels joined per column (Arrow string kernels), not one f-string per label
+    idp = pd.Series(np.asarray(uniq, dtype=object).astype(str), dtype="string[pyarrow]")  # as f"{id}" would
+    tgp = pd.Series(np.asarray(tuniq, dtype=object), dtype="string[pyarrow]")
+    labels = (idp.take(combo // len(tuniq)).reset_index(drop=True) + TAG_SEP
+              + tgp.take(combo % len(tuniq)).reset_index(drop=True)).to_numpy(dtype=object)
     return pd.Series(labels[inverse.ravel()], index=ids.index, dtype=object)
 
 
@@ -343,12 +346,21 @@ class Matrices:
         self.beta, self.X_beta = self.eff["beta"], self.X["beta"]
         self.gamma = {r: self.eff[r] for r in REGIMES}
         self.X_gamma = {r: self.X[r] for r in REGIMES}
-        bt = self.beta.tocsc()
-        self.K = {r: (self.gamma[r].T.tocsr() @ bt).tocsr() for r in REGIMES}
-        for m in self.K.values():
-            m.sort_indices()
-        # K_pp per node and regime, read by every market batch (a diagonal is a pass over K)
-        self.K_diag = {r: m.diagonal() for r, m in self.K.items()}
+        # K_pp = sum_o gamma_op beta_op per node and regime, read by every market batch; K itself
+        # (nodes x nodes, millions of cells when index funds hold most firms) only when read
+        self.K_diag = {r: np.asarray(self.gamma[r].multiply(self.beta).sum(axis=0)).ravel() for r in REGIMES}
+        self._K = None
+
+    @property
+    def K(self) -> dict:
+        """``K[regime]`` = gamma' beta (nodes x nodes, CSR with sorted indices), built on first use:
+        MHHI needs only its diagonal (:func:`layout_mhhi`), the drivers and what-ifs read cells."""
+        if self._K is None:
+            bt = self.beta.tocsc()
+            self._K = {r: (self.gamma[r].T.tocsr() @ bt).tocsr() for r in REGIMES}
+            for m in self._K.values():
+                m.sort_indices()
+        return self._K
 
 
 def _chain_inverse(c) -> "sp.csr_matrix":
@@ -411,41 +423,30 @@ def market_layout(shares: pd.DataFrame, node_index: dict[str, int], group: dict[
     return keys, S, cols
 
 
-def _pairs(S: np.ndarray, cols: np.ndarray, n_nodes: int):
-    """Ordered pairs (p != q) of firms in each market row: market index, shares and nodes."""
-    # a market's firms fill its first positions (market_layout): n firms give n (n - 1) pairs,
-    # enumerated without materialising the padded markets x width x width cube
-    nf = (cols < n_nodes).sum(axis=1).astype(np.int64)
-    per = nf * nf
-    m = np.repeat(np.arange(len(nf)), per)
-    offs = np.arange(len(m)) - np.repeat(np.cumsum(per) - per, per)
-    p, q = offs // nf[m], offs % nf[m]
-    off = p != q
-    m, p, q = m[off], p[off], q[off]
-    return m, S[m, p], S[m, q], cols[m, p], cols[m, q]
-
-
-def _delta(m, sp_, sq, kpq, kpp, n_markets) -> np.ndarray:
-    """MHHI delta per market: sum over p != q of s_p s_q kappa_pq, kappa_pq = K_pq / K_pp
-    (a firm nobody controls, K_pp = 0, gets a zero kappa row; O'Brien & Salop 2000)."""
-    kappa = np.divide(kpq, kpp, out=np.zeros_like(kpq), where=kpp > 0)
-    return np.bincount(m, sp_ * sq * kappa, n_markets)
-
-
-def layout_mhhi(layout, mats: Matrices, pairs: tuple | None = None) -> pd.DataFrame:
+def layout_mhhi(layout, mats: Matrices) -> pd.DataFrame:
     """HHI, MHHI and delta of a :func:`market_layout` under every regime (points 0-10,000).
-    ``pairs``: the layout's :func:`_pairs`, when several Matrices on the same nodes share it."""
+
+    delta = sum over p != q of s_p s_q K_pq / K_pp (O'Brien & Salop 2000), summed in owner
+    space: K = gamma' beta, so sum_q s_q K_pq = (gamma' (beta s))_p and delta = sum_o
+    (gamma w)_o (beta s)_o - sum_p s_p^2 [K_pp > 0] with w_p = s_p / K_pp (0 where K_pp = 0: a
+    firm nobody controls gets a zero profit-weight row). Two sparse products per regime, no cell
+    of K read."""
     keys, S, cols = layout
-    n_nodes = len(mats.nodes)
+    n_nodes, n_m = len(mats.nodes), len(keys)
     h = (S ** 2).sum(axis=1)
-    m, sp_, sq, np_, nq = pairs if pairs is not None else _pairs(S, cols, n_nodes)
+    mi, pi = np.nonzero(cols < n_nodes)
+    node, s = cols[mi, pi], S[mi, pi]
+    shares = sp.csc_matrix((s, (node, mi)), shape=(n_nodes, n_m))
+    held = (mats.beta @ shares).tocsr()                                # owners x markets: (beta s)_o
     out = []
     for regime in REGIMES:
-        K = mats.K[regime]
-        kpp = mats.K_diag[regime][np_]
+        kpp = mats.K_diag[regime][node]
         if (kpp <= 0).any():
             warnings.warn("some firms are controlled by nobody: their profit-weight rows are zero", RuntimeWarning)
-        d = _delta(m, sp_, sq, _at(K, np_, nq), kpp, len(keys))
+        ctl = kpp > 0
+        w = np.divide(s, kpp, out=np.zeros_like(s), where=ctl)
+        weighted = (mats.gamma[regime] @ sp.csc_matrix((w, (node, mi)), shape=(n_nodes, n_m))).tocsr()
+        d = np.asarray(weighted.multiply(held).sum(axis=0)).ravel() - np.bincount(mi, np.where(ctl, s * s, 0.0), n_m)
         out.append(keys.assign(hhi=h, mhhi=h + d, delta=d, regime=regime))
     return pd.concat(out, ignore_index=True)
 
@@ -571,8 +572,8 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
     # cash-flow change u = (pt_b a2 + rho_b e_res) / den_b, a2 = e_o (owner link) or B[:, h] (firm link)
     _, pt_b, rho_b = (a[link] for a in terms["beta"])
     den_b = 1.0 - pt_b * _at(mats.X_beta, k, h)
-    kr, hr, orr, resr = k[r], h[r], o[r], res[r]
-    xb = _at(mats.X_beta, kr, n)
+    reads = _RowReads(mrow, nf, cols, r, t)
+    xb = reads.read(mats.X_beta, "k", k)
     out = []
     for regime in REGIMES:
         G, K, Xg = mats.gamma[regime], mats.K[regime], mats.X_gamma[regime]
@@ -583,11 +584,12 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
               + pt * (pt_b * np.where(h >= 0, _at(K, h, h), 1.0) + rho_b * np.where(h >= 0, _at(G, res, h), 0.0))
               + rho * (pt_b * np.where(h >= 0, _at(B, res, h), 0.0) + rho_b)) / (den * den_b)
         # per position n: (v'B)[n], (G'u)[n], X_g[k, n]
-        a1 = np.where(hr >= 0, _at(K, hr, n), _at(B, orr, n))
-        vb = (alpha[r] * _at(K, kr, n) + pt[r] * a1 + rho[r] * _at(B, resr, n)) / den[r]
-        a2 = np.where(hr >= 0, _at(K, n, hr), _at(G, orr, n))
-        gu = (pt_b[r] * a2 + rho_b[r] * _at(G, resr, n)) / den_b[r]
-        xg = _at(Xg, kr, n)
+        hr = h[r]
+        a1 = np.where(hr >= 0, reads.read(K, "h", h), reads.read(B, "o", o))
+        vb = (alpha[r] * reads.read(K, "k", k) + pt[r] * a1 + rho[r] * reads.read(B, "res", res)) / den[r]
+        a2 = np.where(hr >= 0, reads.read(K, "h", h, transpose=True), reads.read(G, "o", o))
+        gu = (pt_b[r] * a2 + rho_b[r] * reads.read(G, "res", res)) / den_b[r]
+        xg = reads.read(Xg, "k", k)
         kdiag_new = mats.K_diag[regime][n] + xg * vb + xb * gu + xg * xb * vu[r]
         k_new = kblock[regime][mrow[e], t1, t2] + xg[P1] * vb[P2] + xb[P2] * gu[P1] + xg[P1] * xb[P2] * vu[e]
         d1 = kdiag_new[P1]
@@ -596,6 +598,38 @@ def _contrib_chunk(mats: Matrices, terms: dict, S, cols, nfirm, link, mrow, kblo
         keep = np.abs(c) > 1e-6
         out.append(pd.DataFrame({"link": link[keep], "m": mrow[keep], "regime": regime, "delta_contribution": c[keep]}))
     return pd.concat(out, ignore_index=True)
+
+
+class _RowReads:
+    """Sparse reads ``mat[row, n]`` for every firm position (r, t) of a :func:`_contrib_chunk`
+    (n: the t-th firm of row r's market), one read per distinct (row, market), then gathered:
+    the links of one firm share its rows, so most (link, market) rows repeat one; a matrix read
+    again under the same rows (B in every regime) is read once."""
+
+    def __init__(self, mrow, nf, cols, r, t):
+        self.mrow, self.nf, self.cols, self.r, self.t = mrow, nf, cols, r, t
+        self._plans, self._values = {}, {}    # values keep their matrix, so its id is not reused
+
+    def _plan(self, name: str, rows: np.ndarray):
+        if name not in self._plans:
+            # negative rows (no such row: reads as 0) keep negative keys, apart from the others
+            key = rows.astype(np.int64) * (int(self.mrow.max()) + 1) + self.mrow
+            _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            nf = self.nf[first]
+            start = np.cumsum(nf) - nf
+            ur = np.repeat(np.arange(len(first)), nf)
+            ut = np.arange(len(ur)) - start[ur]
+            self._plans[name] = (rows[first][ur], self.cols[self.mrow[first][ur], ut], start[inv.ravel()][self.r] + self.t)
+        return self._plans[name]
+
+    def read(self, mat, name: str, rows: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """``mat[rows[r], n]`` per position (``mat[n, rows[r]]`` with ``transpose``); ``name``
+        names ``rows`` (one plan per name)."""
+        key = (id(mat), name, transpose)      # cash flow B and shared chain matrices recur across regimes
+        if key not in self._values:
+            row, col, gather = self._plan(name, rows)
+            self._values[key] = (mat, (_at(mat, col, row) if transpose else _at(mat, row, col))[gather])
+        return self._values[key][1]
 
 
 def _batches(shares: pd.DataFrame, power: int, budget: int | None = None):
@@ -777,11 +811,10 @@ def _scores_pass(shares: pd.DataFrame, stakes: pd.DataFrame, holders: pd.DataFra
         # market-periods in batches of similar width (padded layouts stay near their real size)
         for part in _batches(in_block, power=1):
             layout = market_layout(part, mats.node_index, group, tag="_key")
-            pairs = _pairs(layout[1], layout[2], len(mats.nodes))
-            res = layout_mhhi(layout, mats, pairs)
+            res = layout_mhhi(layout, mats)
             for kind, column in (("holder", "delta_common"), ("stake", "delta_strategic")):
                 # same layout and nodes, same row order (keys x regimes): aligned by position
-                res[column] = layout_mhhi(layout, parts[kind], pairs)["delta"].to_numpy()
+                res[column] = layout_mhhi(layout, parts[kind])["delta"].to_numpy()
             as_of = part.drop_duplicates(["market_id", "period"]).set_index(["market_id", "period"])["as_of"]
             res["ownership_as_of"] = as_of.reindex(pd.MultiIndex.from_frame(res[["market_id", "period"]])).to_numpy()
             results.append(res)

@@ -79,6 +79,39 @@ def test_sparse_mhhi_equals_dense_einsum(seed):
             np.testing.assert_allclose(have["mhhi"], want["mhhi"], atol=1e-8)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_owner_space_mhhi_equals_pairwise_kappa(seed):
+    """layout_mhhi sums in owner space; the guidelines' form is the pairwise sum over p != q of
+    s_p s_q K_pq / K_pp. Equal with two market firms in one group (one node, two positions) and
+    a firm whose controllers hold no cash flow (wholly held, so under ``silent`` its residual
+    shareholders control it and hold nothing: K_pp = 0, a zero kappa row)."""
+    links, shares, firms = random_world(seed)
+    firms = firms + ["f-whole"]
+    links = pd.concat([links, pd.DataFrame([{"owner_id": "o-all", "firm_id": "f-whole", "beta": 1.0, "votes": 1.0,
+                                             "gamma_rights": 1.0, "status": "included"}])], ignore_index=True)
+    group = {"f3": "g34", "f4": "g34"}
+    shares = pd.concat([shares, pd.DataFrame({"market_id": "m-dup", "period": "2025Q4", "entity_id": ["f3", "f4", "f-whole", "f0"],
+                                              "share_pct": [30.0, 25.0, 20.0, 15.0]})], ignore_index=True)
+    nodes = sorted({group.get(f, f) for f in firms})
+    mats = Matrices(links, nodes, group)
+    keys, S, cols = layout = market_layout(shares, mats.node_index, group)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = layout_mhhi(layout, mats)
+    for regime in REGIMES:
+        K = mats.K[regime].toarray()
+        kpp = np.diag(K)
+        if regime == "silent":
+            assert kpp[mats.node_index["f-whole"]] == 0.0
+        want = []
+        for m in range(len(keys)):
+            n = [(c, s) for c, s in zip(cols[m], S[m]) if c < len(nodes)]
+            want.append(sum(sp_ * sq * (K[p, q] / kpp[p] if kpp[p] > 0 else 0.0)
+                            for i, (p, sp_) in enumerate(n) for j, (q, sq) in enumerate(n) if i != j))
+        have = got[got["regime"] == regime]["delta"].to_numpy()
+        np.testing.assert_allclose(have, want, rtol=1e-12, atol=1e-9)
+
+
 def test_chain_inverse_with_cycle_matches_dense():
     from riskmodels.ownership import _chain_inverse
     import scipy.sparse as sp
