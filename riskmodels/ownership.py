@@ -391,13 +391,33 @@ def _chain_inverse(c) -> "sp.csr_matrix":
     return (eye + sp.csr_matrix((inv[r, q], (active[r], active[q])), shape=(n, n))).tocsr()
 
 
+try:  # the C routine behind scipy's element-wise CSR reads, without the per-call index checks
+    from scipy.sparse._sparsetools import csr_sample_values as _csr_sample_values
+except ImportError:  # pragma: no cover - another scipy layout: the public indexing path below
+    _csr_sample_values = None
+
+
 def _at(m, rows, cols) -> np.ndarray:
-    """Values of sparse ``m`` at (rows, cols); a negative row or column reads as 0."""
+    """Values of sparse ``m`` at (rows, cols); a negative row or column reads as 0.
+
+    CSR matrices are read by scipy's own ``csr_sample_values`` (what ``m[rows, cols]`` calls
+    after validating and broadcasting its indices: ~40 ns an element, 4-10x the read itself at
+    millions of reads); the bounds are checked here, once per call."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     ok = (rows >= 0) & (cols >= 0)
     out = np.zeros(len(rows))
-    if ok.any():
-        out[ok] = np.asarray(m[rows[ok], cols[ok]]).ravel()
+    if not ok.any():
+        return out
+    r, c = (rows, cols) if ok.all() else (rows[ok], cols[ok])
+    if _csr_sample_values is not None and getattr(m, "format", None) == "csr" and m.dtype == np.float64:
+        if r.max() >= m.shape[0] or c.max() >= m.shape[1]:
+            raise IndexError(f"cell outside a {m.shape} matrix")
+        idx = m.indices.dtype
+        val = np.empty(len(r))
+        _csr_sample_values(m.shape[0], m.shape[1], m.indptr, m.indices, m.data, len(r), r.astype(idx), c.astype(idx), val)
+    else:
+        val = np.asarray(m[r, c]).ravel()
+    out[ok] = val
     return out
 
 
